@@ -1,0 +1,5 @@
+"""``python -m kiln``: the same as the ``kiln`` console script."""
+
+from kiln.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The template language: load Packer templates, evaluate expressions, report diagnostics."""

@@ -1,0 +1,164 @@
+"""The value model of the template language.
+
+Template values are plain Python objects, so evaluated configuration can be handed to
+components as it is:
+
+==============  ==========================================================
+HCL type        Python
+==============  ==========================================================
+null            ``None``
+bool            ``bool``
+number          ``int`` (exact, any size) or ``float``
+string          ``str``
+tuple / list    ``list``
+object / map    ``dict`` with ``str`` keys (insertion order kept)
+set             :class:`HclSet` (a ``list`` kept unique and in cty's order)
+unknown         :data:`UNKNOWN` (known only when the build runs)
+==============  ==========================================================
+
+Sensitive values are not marked on the value: like Packer, kiln collects the string
+forms of sensitive values and redacts them from every output channel.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+class Unknown:
+    """A value that is only known when the build runs (``build.ID``, ``build.Host``...)."""
+
+    _instance: Unknown | None = None
+
+    def __new__(cls) -> Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:  # pragma: no cover - guards against accidental truth tests
+        raise TypeError("an unknown value has no truth value")
+
+
+UNKNOWN = Unknown()
+
+
+class HclSet(list):  # type: ignore[type-arg]
+    """A set value: unique elements, ordered as cty orders sets.
+
+    Strings sort lexically, numbers numerically; other elements keep first-seen order.
+    """
+
+    def __init__(self, items: Any = ()) -> None:
+        unique: list[Any] = []
+        for item in items:
+            if not any(equal(item, seen) for seen in unique):
+                unique.append(item)
+        if all(isinstance(v, str) for v in unique):
+            unique.sort()
+        elif all(is_number(v) for v in unique):
+            unique.sort()
+        super().__init__(unique)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_known(value: Any) -> bool:
+    """True when ``value`` holds no unknown anywhere inside it."""
+    if value is UNKNOWN:
+        return False
+    if isinstance(value, list):
+        return all(is_known(v) for v in value)
+    if isinstance(value, dict):
+        return all(is_known(v) for v in value.values())
+    return True
+
+
+def type_name(value: Any) -> str:
+    """The HCL name of a value's type, as used in error messages."""
+    if value is None:
+        return "null"
+    if value is UNKNOWN:
+        return "unknown"
+    if isinstance(value, bool):
+        return "bool"
+    if is_number(value):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, HclSet):
+        return "set"
+    if isinstance(value, list):
+        return "tuple"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def normalize_number(value: int | float) -> int | float:
+    """An integral float becomes an int, so ``10/2`` is ``5`` and prints as ``5``."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def format_number(value: int | float) -> str:
+    """A number as Packer prints it: exact integers, else Go's shortest ``%g``.
+
+    Integers that fit in 64 bits print in full; others print like Go's
+    ``strconv.FormatFloat(f, 'g', -1, 64)`` (``1e+21``, ``1.23456785e+07``, ``1e-05``).
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        if -(2**63) <= value < 2**63:
+            return str(value)
+        value = float(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return str(int(value))
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    text = repr(value)
+    mantissa, _, exp_text = text.partition("e")
+    exponent = int(exp_text) if exp_text else _decimal_exponent(mantissa)
+    if -4 <= exponent < 6:
+        return mantissa if not exp_text else format(value, "f").rstrip("0").rstrip(".")
+    digits = mantissa.lstrip("-").replace(".", "").lstrip("0") or "0"
+    tail = digits[1:].rstrip("0")
+    body = digits[0] + ("." + tail if tail else "")
+    sign = "-" if value < 0 else ""
+    return f"{sign}{body}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+
+
+def _decimal_exponent(mantissa: str) -> int:
+    """The decimal exponent of a plain (non-exponent) float repr such as ``0.00012``."""
+    text = mantissa.lstrip("-")
+    whole, _, frac = text.partition(".")
+    if whole.strip("0"):
+        return len(whole.lstrip("0")) - 1
+    stripped = frac.lstrip("0")
+    return -(len(frac) - len(stripped) + 1)
+
+
+def equal(a: Any, b: Any) -> bool:
+    """HCL equality: same type and same value (``1 == "1"`` is false)."""
+    if a is UNKNOWN or b is UNKNOWN:
+        return False
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if is_number(a) and is_number(b):
+        return bool(a == b)
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+    return False

@@ -1,0 +1,1 @@
+"""User-facing output: targeted messages, machine-readable events, redaction."""
