@@ -8,6 +8,7 @@ forms so that scripts written for Packer keep working.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,24 +30,30 @@ class FlagSet:
     command: str
     flags: dict[str, Flag] = field(default_factory=dict)
 
-    def bool(self, name: str, default: bool = False, help: str = "") -> None:
+    def bool(
+        self, name: builtins.str, default: builtins.bool = False, help: builtins.str = ""
+    ) -> None:
         self.flags[name] = Flag(name, "bool", default, help)
 
-    def str(self, name: str, default: str | None = None, help: str = "") -> None:
+    def str(
+        self, name: builtins.str, default: builtins.str | None = None, help: builtins.str = ""
+    ) -> None:
         self.flags[name] = Flag(name, "str", default, help)
 
-    def int(self, name: str, default: int = 0, help: str = "") -> None:
+    def int(self, name: builtins.str, default: builtins.int = 0, help: builtins.str = "") -> None:
         self.flags[name] = Flag(name, "int", default, help)
 
-    def list(self, name: str, help: str = "") -> None:
+    def list(self, name: builtins.str, help: builtins.str = "") -> None:
         """A flag that may repeat; values are kept in command-line order."""
         self.flags[name] = Flag(name, "list", None, help)
 
-    def csv(self, name: str, help: str = "") -> None:
+    def csv(self, name: builtins.str, help: builtins.str = "") -> None:
         """A comma-separated list; repeating the flag appends."""
         self.flags[name] = Flag(name, "csv", None, help)
 
-    def parse(self, argv: list[str]) -> tuple[dict[str, Any], list[str]]:
+    def parse(
+        self, argv: builtins.list[builtins.str]
+    ) -> tuple[dict[builtins.str, Any], builtins.list[builtins.str]]:
         values: dict[str, Any] = {}
         for f in self.flags.values():
             values[f.name] = [] if f.kind in ("list", "csv") else f.default

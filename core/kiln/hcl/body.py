@@ -30,7 +30,8 @@ class Reference:
 
 
 class Expression(Protocol):
-    range: Range
+    @property
+    def range(self) -> Range: ...
 
     def evaluate(self, scope: Scope) -> Any: ...
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lark import Token, Tree
+from lark import Tree
 
 from kiln.hcl.body import (
     Attribute,
@@ -510,7 +510,6 @@ class _Evaluator:
 
     def _string(self, node: Node) -> Any:
         pieces: list[Piece] = []
-        src_text = node.src.text
         for part in node.children():
             if part.kind != "string_part":
                 continue
@@ -521,9 +520,8 @@ class _Evaluator:
             elif kind in ("ESCAPED_INTERPOLATION", "ESCAPED_DIRECTIVE"):
                 pieces.append(("lit", child.text()[1:]))
             elif kind == "interpolation":
-                start, end = child.tree.meta.start_pos, child.tree.meta.end_pos
-                left = src_text[start + 2 : start + 3] == "~"
-                right = src_text[end - 2 : end - 1] == "~"
+                raw = child.text()  # strip markers were blanked for the grammar
+                left, right = raw[2:3] == "~", raw[-2:-1] == "~"
                 expr = next(c for c in child.children() if isinstance(c.tree, Tree))
                 pieces.append(("interp", expr, left, right))
             else:
@@ -735,7 +733,7 @@ class _Evaluator:
 
     def _as_number(self, value: Any, at: Range) -> int | float:
         if is_number(value):
-            return value  # type: ignore[no-any-return]
+            return value
         if isinstance(value, str):
             try:
                 return (
@@ -1062,15 +1060,13 @@ class _Evaluator:
                 detail = f'Call to function "{name}" failed: {detail}'
             raise fail(summary, detail, at) from None
 
-    def _render_file_template(self, text: str, filename: str, variables: dict[str, Any]) -> str:
+    def _render_file_template(self, text: str, filename: str, variables: dict[str, Any]) -> Any:
         """``templatefile``: the file's text is a template over ``variables`` only."""
         scope = Scope(values=dict(variables), base_dir=self.scope.base_dir)
         src = Source(filename, text)
         at = Range(filename, Pos(1, 1), Pos(1, 1))
         value = _Evaluator(scope).render_text(text, src, at)
-        if value is UNKNOWN:
-            return value  # type: ignore[no-any-return]
-        return to_template_string(value, at)
+        return value if value is UNKNOWN else to_template_string(value, at)
 
     def _try_can(self, name: str, arg_nodes: list[Node], at: Range) -> Any:
         if name == "can" and len(arg_nodes) != 1:
@@ -1285,9 +1281,9 @@ def _references(node: Node, bound: frozenset[str]) -> Iterator[Reference]:
             return
     traversal = _static_prefix(node)
     if traversal is not None:
-        names, at = traversal
-        if names[0] not in bound:
-            yield Reference(names, at)
+        chain, at = traversal
+        if chain[0] not in bound:
+            yield Reference(chain, at)
         for step in _chain_steps(node):
             yield from _references(step, bound)
         return

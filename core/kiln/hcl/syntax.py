@@ -137,9 +137,13 @@ def blank_strip_markers(text: str) -> str:
 
 
 def parse_file(text: str, filename: str) -> Node:
-    """Parse a native-syntax HCL file into its ``start`` node, or raise DiagnosticError."""
+    """Parse a native-syntax HCL file into its top-level ``body`` node.
+
+    Raises DiagnosticError on a syntax error.
+    """
     src = Source(filename, text)
-    return Node(_parse(blank_strip_markers(text), src), src)
+    start = _parse(blank_strip_markers(text), src)
+    return Node(start.children[0], src)
 
 
 def parse_expression(text: str, src: Source) -> Node:
@@ -167,7 +171,7 @@ def parse_expression(text: str, src: Source) -> Node:
 
 def _parse(text: str, src: Source) -> Tree:
     try:
-        return _parser().parse(text + "\n")  # type: ignore[no-any-return]
+        return _parser().parse(text + "\n")
     except UnexpectedInput as exc:
         raise DiagnosticError([_syntax_diagnostic(exc, src)]) from None
     except RecursionError:

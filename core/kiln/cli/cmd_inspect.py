@@ -1,0 +1,93 @@
+"""``kiln inspect``: show the components of a template."""
+
+from __future__ import annotations
+
+import sys
+
+from kiln.cli.common import add_var_flags, one_path, parse_var_flags, print_diagnostics
+from kiln.cli.flags import FlagSet
+from kiln.hcl.loader import LoadOptions, load
+from kiln.hcl.model import NO_VALUE, Template
+from kiln.hcl.values import format_console, go_quote
+from kiln.ui.redact import PLACEHOLDER, redact_text
+
+HELP = """Usage: kiln inspect [options] TEMPLATE
+
+  Inspects a template, parsing and outputting the components a template
+  defines. This does not validate the contents of a template (other than
+  basic syntax by necessity).
+
+Options:
+
+  -var 'key=value'       Variable for templates, can be used multiple times.
+  -var-file=path         JSON or HCL2 file containing user variables.
+"""
+
+
+def run(argv: list[str]) -> int:
+    flags = FlagSet("inspect")
+    flags.bool("machine-readable")
+    add_var_flags(flags)
+    values, args = flags.parse(argv)
+    path = one_path(args, "inspect")
+    options = LoadOptions(
+        vars=parse_var_flags(values), var_files=values["var-file"], warn_undeclared_vars=False
+    )
+    template, diags = load(path, options)
+    print_diagnostics(diags)
+    if template is None or diags.has_errors:
+        return 1
+    sys.stdout.write(redact_text(render_inspect(template)))
+    return 0
+
+
+def _value(value: object, sensitive: bool) -> str:
+    if sensitive:
+        return go_quote(PLACEHOLDER)
+    if value is NO_VALUE:
+        return go_quote("<unknown>")
+    return go_quote(format_console(value))
+
+
+def render_inspect(template: Template) -> str:
+    """The text ``packer inspect`` prints, with data sources and required plugins added."""
+    mode = "HCL2 mode" if template.kind == "hcl2" else "legacy JSON mode"
+    out = [f"kiln inspect: {mode}", ""]
+    if template.description:
+        out += ["Description:", "", template.description, ""]
+    out += ["> input-variables:", ""]
+    out += [f"var.{n}: {_value(v.value, v.sensitive)}" for n, v in template.variables.items()]
+    out += ["", "> local-variables:", ""]
+    out += [f"local.{n}: {_value(lc.value, lc.sensitive)}" for n, lc in template.locals.items()]
+    if template.datasources:
+        out += ["", "> data-sources:", ""]
+        out += [f"{ds.ref}" for ds in template.datasources.values()]
+    if template.required_plugins:
+        out += ["", "> required-plugins:", ""]
+        out += [
+            f"{rp.name}: {rp.source} {rp.version}".rstrip()
+            for rp in template.required_plugins.values()
+        ]
+    out += ["", "> builds:", ""]
+    for index, build in enumerate(template.builds):
+        out += [f"  > {build.name or f'<unnamed build {index}>'}:", ""]
+        if build.description:
+            out += [f"    description: {build.description}", ""]
+        out += ["    sources:", ""]
+        out += [f"      {s.ref}\n" for s in build.sources]
+        out += ["    provisioners:", ""]
+        if build.provisioners:
+            out += [f"      {p.display_name}\n" for p in build.provisioners]
+        else:
+            out += ["      <no provisioner>", ""]
+        if build.error_cleanup_provisioner is not None:
+            out += ["    error-cleanup-provisioner:", ""]
+            out += [f"      {build.error_cleanup_provisioner.display_name}", ""]
+        out += ["    post-processors:", ""]
+        if build.post_processors:
+            for n, chain in enumerate(build.post_processors):
+                out += [f"      {n}:"] + [f"        {pp.display_name}" for pp in chain] + [""]
+        else:
+            out += ["      <no post-processor>", ""]
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n\n"

@@ -1,0 +1,56 @@
+"""What several commands share: variable flags, loading a template, printing diagnostics."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from kiln.cli.flags import FlagSet, UsageError
+from kiln.hcl.diagnostics import Diagnostic, Diagnostics, SourceCache, render
+from kiln.ui.redact import redact_text
+
+
+def add_var_flags(flags: FlagSet) -> None:
+    flags.list("var", help="Variable for templates, can be used multiple times.")
+    flags.list("var-file", help="JSON or HCL2 file containing user variables.")
+
+
+def add_filter_flags(flags: FlagSet) -> None:
+    flags.csv("only", help="Validate only these builds (comma-separated globs).")
+    flags.csv("except", help="Validate all builds other than these (comma-separated globs).")
+
+
+def parse_var_flags(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """``-var name=value`` pairs in command-line order."""
+    pairs = []
+    for item in values["var"]:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f'-var "{item}": expected the form name=value')
+        pairs.append((name, value))
+    return pairs
+
+
+def one_path(args: list[str], command: str, default: str | None = None) -> str:
+    if not args and default is not None:
+        return default
+    if len(args) != 1:
+        raise UsageError(
+            f"kiln {command} takes exactly one template path (a file or a folder); "
+            f"got {len(args)}. Run 'kiln {command} -h' for usage."
+        )
+    return args[0]
+
+
+def print_diagnostics(
+    diags: Diagnostics | list[Diagnostic], sources: SourceCache | None = None
+) -> None:
+    """Warnings first, then errors, all to stderr, with sensitive values redacted."""
+    sources = sources or SourceCache()
+    items = list(diags)
+    seen: set[Diagnostic] = set()
+    for diag in [d for d in items if not d.is_error] + [d for d in items if d.is_error]:
+        if diag in seen:
+            continue
+        seen.add(diag)
+        sys.stderr.write(render(diag, sources, redact_text) + "\n")

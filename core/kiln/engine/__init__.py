@@ -1,0 +1,1 @@
+"""Builds: plan them from a template, run them, provision, post-process, clean up."""
