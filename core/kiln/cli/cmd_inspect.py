@@ -89,5 +89,4 @@ def render_inspect(template: Template) -> str:
                 out += [f"      {n}:"] + [f"        {pp.display_name}" for pp in chain] + [""]
         else:
             out += ["      <no post-processor>", ""]
-        out.append("")
     return "\n".join(out).rstrip("\n") + "\n\n"

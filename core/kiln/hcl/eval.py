@@ -72,6 +72,14 @@ class Scope:
         return replace(self, values={**self.values, **extra})
 
 
+def _too_deep(at: Range) -> EvalError:
+    return fail(
+        "Expression too deeply nested",
+        "kiln cannot evaluate an expression nested this deeply; split it into locals.",
+        at,
+    )
+
+
 def fail(summary: str, detail: str, at: Range) -> EvalError:
     return EvalError(error(summary, detail, at))
 
@@ -92,10 +100,16 @@ class NativeExpression:
         return self.node.range
 
     def evaluate(self, scope: Scope) -> Any:
-        return _Evaluator(scope).eval(self.node)
+        try:
+            return _Evaluator(scope).eval(self.node)
+        except RecursionError:
+            raise _too_deep(self.range) from None
 
     def references(self) -> list[Reference]:
-        return list(_references(self.node, frozenset()))
+        try:
+            return list(_references(self.node, frozenset()))
+        except RecursionError:
+            return []  # evaluating the expression reports that it is nested too deeply
 
     def source_text(self) -> str:
         return self.node.text()

@@ -182,12 +182,13 @@ class _Loader:
         template = Template(path=path, root=root, kind="hcl2", files=files)
         bodies = [self._parse(f) for f in files]
         contents = [b.content(TOP_SCHEMA) for b in bodies]
+        blocks = [blk for c in contents for blk in c.blocks]
+        # Packer checks required_version before anything else, and stops there if it fails.
+        self._packer_blocks(template, [b for b in blocks if b.type == "packer"])
+        if self.version_failed:
+            raise DiagnosticError([d for d in self.diags if d.is_error])
         for content in contents:
             self.diags.extend(content.diagnostics)
-        blocks = [blk for c in contents for blk in c.blocks]
-        self._packer_blocks(template, [b for b in blocks if b.type == "packer"])
-        if self.diags.has_errors and self.version_failed:
-            raise DiagnosticError([])
         self._variable_blocks(template, blocks)
         local_defs = self._local_blocks(template, blocks)
         self._data_blocks(template, [b for b in blocks if b.type == "data"])
