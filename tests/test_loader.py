@@ -661,3 +661,40 @@ def test_syntax_only_skips_values(write: Write) -> None:
     path = write({"t.pkr.hcl": 'variable "foo" {}\n' + SOURCE})
     template, diags = load(str(path), LoadOptions(env={}, syntax_only=True))
     assert template is not None and not diags.has_errors
+
+
+def test_dynamic_blocks_expand_in_component_config(write: Write) -> None:
+    from kiln.hcl.loader import build_scope, evaluate_body
+
+    path = write(
+        {
+            "t.pkr.hcl": """
+            variable "disks" {
+              default = { sda = 10, sdb = 20 }
+            }
+            source "null" "a" {
+              communicator = "none"
+              dynamic "disk" {
+                for_each = var.disks
+                iterator = d
+                content {
+                  device = "/dev/${d.key}"
+                  size   = d.value
+                }
+              }
+            }
+            build {
+              sources = ["source.null.a"]
+            }
+            """
+        }
+    )
+    template = ok(path)
+    config, diags = evaluate_body(
+        template.sources[("null", "a")].body, build_scope(template, "null", "a")
+    )
+    assert not diags
+    assert config["disk"] == [
+        {"device": "/dev/sda", "size": 10},
+        {"device": "/dev/sdb", "size": 20},
+    ]

@@ -1129,9 +1129,89 @@ def evaluate_body(
         except EvalError as exc:
             diags.append(exc.diagnostic)
     for block in blocks:
+        if block.type == "dynamic":
+            generated, inner = _expand_dynamic(block, scope)
+            diags.extend(inner)
+            if generated:
+                out.setdefault(block.labels[0], []).extend(generated)
+            continue
         value, inner = evaluate_body(block.body, scope)
         diags.extend(inner)
         out.setdefault(block.type, []).append(value)
+    return out, diags
+
+
+DYNAMIC_SCHEMA = Schema(
+    attributes=("for_each", "iterator", "labels"),
+    required=("for_each",),
+    blocks={"content": BlockSpec()},
+)
+
+
+def _expand_dynamic(block: Block, scope: Scope) -> tuple[list[Any], list[Diagnostic]]:
+    """A ``dynamic "NAME"`` block: one NAME block per element of ``for_each``."""
+    if len(block.labels) != 1:
+        return [], [
+            error(
+                "Invalid dynamic block",
+                "A dynamic block takes one label: the type "
+                'of the blocks it generates, as in dynamic "tag" { ... }.',
+                block.range,
+            )
+        ]
+    content = block.body.content(DYNAMIC_SCHEMA)
+    diags = list(content.diagnostics)
+    bodies = content.blocks_of("content")
+    if len(bodies) != 1:
+        diags.append(
+            error(
+                "Invalid dynamic block",
+                "A dynamic block needs exactly one content block.",
+                block.range,
+            )
+        )
+    if diags:
+        return [], diags
+    iterator = block.labels[0]
+    if "iterator" in content.attributes:
+        names = content.attributes["iterator"].expr.static_traversal()
+        if names is None or len(names) != 1:
+            return [], [
+                error(
+                    "Invalid dynamic iterator name",
+                    "The iterator must be a single name.",
+                    content.attributes["iterator"].expr.range,
+                )
+            ]
+        iterator = names[0]
+    for_each = content.attributes["for_each"]
+    try:
+        collection = for_each.expr.evaluate(scope)
+    except EvalError as exc:
+        return [], [exc.diagnostic]
+    if collection is UNKNOWN:
+        return [UNKNOWN], []
+    if isinstance(collection, dict):
+        items = [(k, collection[k]) for k in sorted(collection)]
+    elif isinstance(collection, HclSet):
+        items = [(v, v) for v in collection]
+    elif isinstance(collection, list):
+        items = list(enumerate(collection))
+    else:
+        return [], [
+            error(
+                "Invalid dynamic for_each value",
+                "Cannot use a value of this type "
+                "in for_each: a list, set, map or object is required.",
+                for_each.expr.range,
+            )
+        ]
+    out = []
+    for key, value in items:
+        inner_scope = scope.with_values(**{iterator: {"key": key, "value": value}})
+        generated, inner = evaluate_body(bodies[0].body, inner_scope)
+        diags.extend(inner)
+        out.append(generated)
     return out, diags
 
 
