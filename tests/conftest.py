@@ -43,12 +43,15 @@ def _fresh_secrets() -> None:
 
 
 @pytest.fixture
-def packer() -> Callable[..., subprocess.CompletedProcess[str]]:
+def packer(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the reference Packer 1.6.6; it is installed by scripts/bootstrap, so a missing
     binary is a broken test environment, not a reason to skip."""
     binary = shutil.which("packer")
     if binary is None:
         pytest.fail("packer (Debian's 1.6.6) is not installed: run scripts/bootstrap test")
+    workdir = tmp_path_factory.mktemp("packer-cwd")  # Packer drops crash.log files in its cwd
 
     def run(
         *args: str,
