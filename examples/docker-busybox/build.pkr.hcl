@@ -1,0 +1,38 @@
+locals {
+  build_date = formatdate("YYYY-MM-DD", timestamp())
+  all_tags   = concat(var.tags, [local.build_date])
+  motd       = format("%s (built %s)", title(var.greeting), local.build_date)
+}
+
+source "docker" "busybox" {
+  image  = var.base_image
+  commit = true
+  changes = [
+    "LABEL org.example.built=${local.build_date}",
+    "ENTRYPOINT [\"/bin/sh\", \"-c\"]",
+  ]
+}
+
+build {
+  name    = "busybox"
+  sources = ["source.docker.busybox"]
+
+  provisioner "shell" {
+    inline = [
+      "mkdir -p /etc/kiln",
+      "echo '${local.motd}' > /etc/kiln/motd",
+    ]
+  }
+
+  provisioner "file" {
+    source      = "${path.root}/files/hello.txt"
+    destination = "/etc/kiln/hello.txt"
+  }
+
+  post-processors {
+    post-processor "docker-tag" {
+      repository = var.repository
+      tags       = local.all_tags
+    }
+  }
+}
