@@ -1,0 +1,140 @@
+"""What every benchmark shares: timing commands, the result row, the reference tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+VENV_BIN = ROOT / ".venv" / "bin"
+
+#: Packer phones home for version checks unless told not to; kiln never does.
+QUIET_ENV = {"CHECKPOINT_DISABLE": "1"}
+
+
+class BenchError(Exception):
+    """A benchmark could not run (a tool is missing, or a command failed)."""
+
+
+@dataclass
+class Options:
+    """Settings every benchmark receives from ``bench/run``."""
+
+    repetitions: int = 10
+    warmup: int = 2
+
+
+@dataclass
+class Row:
+    """One line of the results table.
+
+    ``kiln`` and ``reference`` are medians (seconds unless ``unit`` says otherwise);
+    ``target`` is the highest acceptable ``kiln / reference`` ratio. A row without a
+    reference is a plain measurement.
+    """
+
+    name: str
+    kiln: float
+    reference: float | None = None
+    target: float | None = None
+    unit: str = "s"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.reference is None or self.reference <= 0:
+            return None
+        return self.kiln / self.reference
+
+    @property
+    def on_target(self) -> bool | None:
+        ratio = self.ratio
+        if ratio is None or self.target is None:
+            return None
+        return ratio <= self.target
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """An entry of the registry: a name, what it measures, and the function that runs it."""
+
+    name: str
+    summary: str
+    run: Callable[[Options], list[Row]]
+
+
+def kiln_command() -> list[str]:
+    """The ``kiln`` console script of the project's virtual environment."""
+    kiln = VENV_BIN / "kiln"
+    if not kiln.exists():
+        raise BenchError(f"{kiln} is missing: run scripts/bootstrap first")
+    return [str(kiln)]
+
+
+def python_command() -> list[str]:
+    """The virtual environment's Python, the one ``kiln`` runs on."""
+    python = VENV_BIN / "python"
+    if not python.exists():
+        raise BenchError(f"{python} is missing: run scripts/bootstrap first")
+    return [str(python)]
+
+
+def packer_command() -> list[str]:
+    """Debian's Packer 1.6.6, the reference peer."""
+    packer = shutil.which("packer")
+    if packer is None:
+        raise BenchError("packer is not installed: run scripts/bootstrap (it installs 1.6.6)")
+    return [packer]
+
+
+def run_checked(argv: Sequence[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command once; a non-zero exit is a BenchError that shows its output."""
+    # a crash log goes to the temporary folder, not into the checkout
+    env = {"KILN_CRASH_DIR": tempfile.gettempdir(), **os.environ, **QUIET_ENV}
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        output = (proc.stdout + proc.stderr).strip()
+        raise BenchError(f"`{' '.join(argv)}` exited {proc.returncode}:\n{output}")
+    return proc
+
+
+def median_wall_times(
+    commands: Sequence[Sequence[str]], options: Options, cwd: Path | None = None
+) -> list[float]:
+    """Median wall time of each command over ``options.repetitions`` runs.
+
+    The commands take turns (a, b, a, b, ...) after ``options.warmup`` rounds, so a
+    change in the machine's load affects them alike. Every run must succeed: timing a
+    command that fails early would flatter it.
+    """
+    for _ in range(options.warmup):
+        for argv in commands:
+            run_checked(argv, cwd)
+    times: list[list[float]] = [[] for _ in commands]
+    for _ in range(max(1, options.repetitions)):
+        for argv, samples in zip(commands, times, strict=True):
+            start = time.perf_counter()
+            run_checked(argv, cwd)
+            samples.append(time.perf_counter() - start)
+    return [statistics.median(samples) for samples in times]
+
+
+def tool_versions() -> list[str]:
+    """One line per tool the benchmarks compare, for the header of the table."""
+    lines = []
+    for argv in (kiln_command(), packer_command()):
+        try:
+            proc = subprocess.run([*argv, "version"], capture_output=True, text=True, timeout=30)
+            first = (proc.stdout.strip() or proc.stderr.strip() or "unknown").splitlines()[0]
+        except (BenchError, OSError, subprocess.SubprocessError) as exc:
+            first = f"unavailable ({exc})"
+        lines.append(f"{Path(argv[0]).name}: {first}")
+    return lines

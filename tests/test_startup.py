@@ -1,0 +1,95 @@
+"""``kiln validate`` stays light: no heavy library is imported on its path.
+
+Network, cloud, SSH, Docker, YAML and crypto libraries belong to the code that builds
+(or to the functions that need them, imported when called). This is checked as a
+behaviour — which modules a real ``python -m kiln validate`` imports — not as a timing;
+``bench/run validate-imports`` measures the time.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+#: Libraries that must never be imported to validate a template.
+HEAVY = (
+    "httpx",
+    "boto3",
+    "botocore",
+    "paramiko",
+    "docker",
+    "requests",
+    "cryptography",
+    "yaml",
+    "bcrypt",
+)
+
+HCL2_EXAMPLES = sorted(p.name for p in EXAMPLES.iterdir() if any(p.glob("*.pkr.hcl")))
+
+
+def imported_modules(stderr: str) -> list[str]:
+    """The module names ``python -X importtime`` reported on stderr."""
+    names = []
+    for line in stderr.splitlines():
+        if line.startswith("import time:"):
+            name = line.rsplit("|", 1)[-1].strip()
+            if name != "imported package":
+                names.append(name)
+    return names
+
+
+def run_validate(template: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KILN_CRASH_DIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kiln", "validate", str(template)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_there_are_examples_to_check() -> None:
+    assert "docker-busybox" in HCL2_EXAMPLES
+    assert "null-ssh" in HCL2_EXAMPLES
+
+
+@pytest.mark.parametrize("example", HCL2_EXAMPLES)
+def test_validate_imports_nothing_heavy(example: str, tmp_path: Path) -> None:
+    proc = run_validate(EXAMPLES / example, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "The configuration is valid." in proc.stdout
+    modules = imported_modules(proc.stderr)
+    # (modules imported by importlib.import_module, like kiln.cli.cmd_validate, are not listed)
+    assert "kiln.hcl.loader" in modules  # the output was read, and is kiln's
+    heavy = sorted({m for m in modules if m.split(".")[0] in HEAVY})
+    assert heavy == [], f"kiln validate {example} imports heavy modules: {heavy}"
+
+
+def test_validate_legacy_json_imports_nothing_heavy(tmp_path: Path) -> None:
+    # Runs by itself once legacy JSON templates are implemented (the loader imports this).
+    pytest.importorskip("kiln.hcl.legacy", reason="legacy JSON templates are not implemented yet")
+    proc = run_validate(EXAMPLES / "legacy" / "template.json", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    modules = imported_modules(proc.stderr)
+    heavy = sorted({m for m in modules if m.split(".")[0] in HEAVY})
+    assert heavy == [], f"kiln validate legacy/template.json imports heavy modules: {heavy}"
+
+
+def test_the_check_sees_a_heavy_import(tmp_path: Path) -> None:
+    """The parser recognises an import of a heavy module (here yaml, which kiln depends on)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "yaml" in imported_modules(proc.stderr)
