@@ -23,6 +23,8 @@ forms of sensitive values and redacts them from every output channel.
 from __future__ import annotations
 
 import math
+import re
+from decimal import Decimal
 from typing import Any
 
 
@@ -46,7 +48,7 @@ class Unknown:
 UNKNOWN = Unknown()
 
 
-class HclSet(list):  # type: ignore[type-arg]
+class HclSet(list):
     """A set value: unique elements, ordered as cty orders sets.
 
     Strings sort lexically, numbers numerically; other elements keep first-seen order.
@@ -57,9 +59,7 @@ class HclSet(list):  # type: ignore[type-arg]
         for item in items:
             if not any(equal(item, seen) for seen in unique):
                 unique.append(item)
-        if all(isinstance(v, str) for v in unique):
-            unique.sort()
-        elif all(is_number(v) for v in unique):
+        if all(isinstance(v, str) for v in unique) or all(is_number(v) for v in unique):
             unique.sort()
         super().__init__(unique)
 
@@ -162,3 +162,136 @@ def equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
     return False
+
+
+# --------------------------------------------------------------------------- strings
+
+
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INF_RE = re.compile(r"[+-]?(?:Inf|inf)")
+_INT_RE = re.compile(r"[+-]?\d+")
+
+
+def parse_number(text: str) -> int | float | None:
+    """The number a string holds, as cty parses it (``"1e3"``, ``".5"``), else None.
+
+    Only decimal notation is accepted: no spaces, hex, underscores or ``nan``.
+    Integral values come back as ``int``.
+    """
+    if _INF_RE.fullmatch(text):
+        return -math.inf if text.startswith("-") else math.inf
+    if not _NUMBER_RE.fullmatch(text):
+        return None
+    if _INT_RE.fullmatch(text):
+        return int(text)
+    exact = Decimal(text)
+    if exact == exact.to_integral_value() and abs(exact.adjusted()) < 400:
+        return int(exact)
+    return normalize_number(float(text))
+
+
+def number_to_string(value: int | float) -> str:
+    """A number converted to a string as cty does: plain decimal, never an exponent.
+
+    ``1e21`` gives ``"1000000000000000000000"`` and ``1e-5`` gives ``"0.00001"``
+    (unlike :func:`format_number`, which is how Packer *prints* a number).
+    """
+    if isinstance(value, int):
+        return str(value)
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    if value.is_integer():
+        return str(int(value))
+    return format(Decimal(repr(value)), "f")
+
+
+def to_string(value: Any) -> str:
+    """The string a primitive value converts to: numbers plainly, bools as ``true``/``false``.
+
+    Raises ``TypeError`` for null, unknown and collection values, which have none.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if is_number(value):
+        return number_to_string(value)
+    raise TypeError(f"a {type_name(value)} value has no string form")
+
+
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\\": "\\\\",
+    '"': '\\"',
+}
+
+
+def go_quote(text: str) -> str:
+    """``text`` in double quotes as Go's ``strconv.Quote`` writes it.
+
+    Printable characters (including non-ASCII letters) stay as they are; control
+    and other unprintable characters become ``\\n``, ``\\x01``, ``\\u00a0``...
+    """
+    out = ['"']
+    for ch in text:
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            if code < 0x20 or code == 0x7F:
+                out.append(f"\\x{code:02x}")
+            elif code < 0x10000:
+                out.append(f"\\u{code:04x}")
+            else:
+                out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def format_console(value: Any) -> str:
+    """A value in the notation ``packer console`` prints.
+
+    A top-level string prints raw; inside collections strings are quoted. Lists
+    print one element per line, each followed by a comma; maps and objects print
+    ``"key" = value`` lines with keys sorted, leaving out null attributes as Packer does.
+    Unknown values print ``<unknown>``.
+    """
+    if isinstance(value, str):
+        return value
+    return _format_nested(value, "")
+
+
+def _format_nested(value: Any, indent: str) -> str:
+    if value is None:
+        return "null"
+    if value is UNKNOWN:
+        return "<unknown>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if is_number(value):
+        return format_number(value)
+    if isinstance(value, str):
+        return go_quote(value)
+    inner = indent + "  "
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        lines = [f"{inner}{_format_nested(v, inner)},\n" for v in value]
+        return "[\n" + "".join(lines) + indent + "]"
+    if isinstance(value, dict):
+        keys = [k for k in sorted(value) if value[k] is not None]
+        if not keys:
+            return "{}"
+        lines = [f"{inner}{go_quote(k)} = {_format_nested(value[k], inner)}\n" for k in keys]
+        return "{\n" + "".join(lines) + indent + "}"
+    raise TypeError(f"not a template value: {value!r}")
