@@ -1,0 +1,122 @@
+"""kiln's functions against what ``packer console`` 1.6.6 prints for the same calls.
+
+The table (tests/fixtures/functions/packer-1.6.6.json) was produced by running each
+expression of cases.txt through Packer 1.6.6 (generate.py); the last test re-runs a
+sample through the installed Packer, to show the table is real.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiln.hcl.functions import FunctionContext, FunctionError
+from kiln.hcl.values import format_console
+
+FIXTURES = Path(__file__).parent / "fixtures" / "functions"
+
+
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"functions_{name}", FIXTURES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+minihcl = _load("minihcl")
+generate = _load("generate")
+
+TABLE = json.loads((FIXTURES / "packer-1.6.6.json").read_text(encoding="utf-8"))
+CASES = TABLE["cases"]
+
+# Calls where kiln knowingly differs from Packer 1.6.6 (see docs/functions.md).
+DEVIATIONS = {
+    'index({a="x"}, "a")': "1.6.6's index is the [] operator; kiln has index(list, value)",
+    'index(["a", "b"], 1)': "1.6.6's index is the [] operator; kiln has index(list, value)",
+    'yamldecode("~")': "1.6.6 returns an unknown value for a null document; kiln returns null",
+    'index(["a", "b"], "b")': "1.6.6's index is the [] operator; kiln has index(list, value)",
+    "setunion([[1]], [[2]])": "1.6.6 panics on sets of tuples; kiln computes the union",
+    'cidrsubnet("10.0.0.0/8", 8, -1)': "1.6.6 wraps a negative netnum oddly; kiln refuses it",
+}
+
+# YAML syntax errors: kiln's parser (PyYAML) words and places them differently.
+YAML_SYNTAX_ERRORS = {
+    'yamldecode("[")',
+    'yamldecode("a: [1, 2")',
+    'yamldecode("a: b: c")',
+    'yamldecode("\\"x")',
+    'yamldecode("---\\na: 1\\n---\\nb: 2")',
+}
+
+
+def _context() -> FunctionContext:
+    def render(text: str, filename: str, variables: dict[str, Any]) -> str:
+        return text
+
+    return FunctionContext(base_dir=".", render_template=render)
+
+
+def run_kiln(expr: str) -> dict[str, Any]:
+    """What kiln gives for a fixture expression, in the table's shape."""
+    try:
+        value = minihcl.evaluate(expr, _context())
+    except FunctionError as exc:
+        return {"errors": [{"summary": e.summary, "detail": e.detail} for e in [exc, *exc.others]]}
+    return {"output": format_console(value)}
+
+
+def _ids(cases: list[dict[str, Any]]) -> list[str]:
+    return [f"{c['family']}:{c['expr']}" for c in cases]
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_matches_packer(case: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    if case["expr"] in DEVIATIONS:
+        pytest.skip(DEVIATIONS[case["expr"]])
+    monkeypatch.chdir(FIXTURES)
+    actual = run_kiln(case["expr"])
+    if case["expr"] in YAML_SYNTAX_ERRORS:
+        assert actual["errors"][0]["summary"] == case["errors"][0]["summary"]
+        assert actual["errors"][0]["detail"].startswith('Call to function "yamldecode" failed: ')
+        return
+    if "output" in case:
+        assert actual == {"output": case["output"]}
+        return
+    assert "errors" in actual, f"expected an error, got {actual}"
+    expected = case["errors"]
+    if any("panic in function implementation" in e["detail"] for e in expected):
+        # Packer 1.6.6 crashed inside the function; kiln reports a proper error instead.
+        assert actual["errors"][0]["summary"] == expected[0]["summary"]
+        return
+    assert actual["errors"] == expected
+
+
+def test_table_covers_every_family() -> None:
+    families = {c["family"] for c in CASES}
+    assert {"numeric", "string", "collection", "encoding", "filesystem"} <= families
+    assert {"time", "crypto", "uuid", "network", "format"} <= families
+    assert len(CASES) >= 400
+
+
+@pytest.mark.packer
+def test_table_is_what_packer_prints() -> None:
+    """A sample of the table, re-run through the real Packer, prints the same."""
+    packer = shutil.which("packer")
+    if packer is None:
+        pytest.fail("packer (Debian's 1.6.6) is not installed: run scripts/bootstrap test")
+    sample = random.Random(1).sample(CASES, 40)
+    for case in sample:
+        live = generate.run(packer, case["expr"])
+        expected = {k: v for k, v in case.items() if k in ("output", "errors")}
+        if "panic in function implementation" in json.dumps(expected):
+            continue
+        assert live == expected, case["expr"]
