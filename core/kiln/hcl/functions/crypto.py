@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 
 from kiln.hcl.functions._base import CallError, Param, function, whole_number
 from kiln.hcl.types import NUMBER, STRING
@@ -12,6 +11,8 @@ from kiln.hcl.values import go_quote
 
 
 def _hex_digest(name: str, text: str) -> str:
+    import hashlib
+
     return hashlib.new(name, text.encode("utf-8")).hexdigest()
 
 

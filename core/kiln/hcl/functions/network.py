@@ -7,7 +7,6 @@ prefix, as it does in Packer).
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from kiln.hcl.functions._base import ArgError, CallError, Param, function, whole_number
@@ -31,6 +30,8 @@ class _Net:
 
 
 def _ip_text(address: int, bits: int) -> str:
+    import ipaddress
+
     if bits == 32:
         return str(ipaddress.IPv4Address(address))
     return ipaddress.IPv6Address(address).compressed
@@ -38,6 +39,8 @@ def _ip_text(address: int, bits: int) -> str:
 
 def _parse_cidr(text: str) -> _Net:
     """Go's ``net.ParseCIDR``: the network (address masked) of a CIDR expression."""
+    import ipaddress
+
     address_text, slash, prefix_text = text.partition("/")
     try:
         if not slash or not prefix_text.isdigit() or not prefix_text.isascii():
