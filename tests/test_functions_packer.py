@@ -11,6 +11,7 @@ import importlib.util
 import json
 import random
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,43 @@ def test_table_is_what_packer_prints() -> None:
         if "panic in function implementation" in json.dumps(expected):
             continue
         assert live == expected, case["expr"]
+
+
+@pytest.mark.packer
+def test_env_and_bcrypt_agree_with_packer(tmp_path: Path) -> None:
+    """env() in a variable default, and bcrypt hashes each side can verify."""
+    import bcrypt
+
+    packer = shutil.which("packer")
+    if packer is None:
+        pytest.fail("packer (Debian's 1.6.6) is not installed: run scripts/bootstrap test")
+    template = tmp_path / "t.pkr.hcl"
+    template.write_text(
+        'variable "home" {\n  default = env("KILN_FN_TEST")\n}\n'
+        + (FIXTURES / "console.pkr.hcl").read_text()
+    )
+    env = {"PATH": "/usr/bin:/bin", "CHECKPOINT_DISABLE": "1", "KILN_FN_TEST": "a b é"}
+
+    def console(expr: str) -> str:
+        proc = subprocess.run(
+            [packer, "console", str(template)],
+            input=expr + "\n",
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        return proc.stdout.rstrip("\n")
+
+    assert console("var.home") == "a b é"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KILN_FN_TEST", "a b é")
+        assert minihcl.evaluate('env("KILN_FN_TEST")', _context()) == "a b é"
+    packer_hash = console('bcrypt("s3cret", 5)')
+    assert packer_hash.startswith("$2a$05$")
+    assert bcrypt.checkpw(b"s3cret", packer_hash.encode())
+    kiln_hash = minihcl.evaluate('bcrypt("s3cret", 5)', _context())
+    assert kiln_hash.startswith("$2a$05$")
+    assert bcrypt.checkpw(b"s3cret", kiln_hash.encode())
