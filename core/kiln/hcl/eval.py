@@ -11,6 +11,7 @@ operation on it.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,10 +40,10 @@ from kiln.hcl.values import (
     UNKNOWN,
     HclSet,
     equal,
-    format_number,
     is_known,
     is_number,
     normalize_number,
+    to_string,
     type_name,
 )
 
@@ -324,12 +325,8 @@ def unescape(text: str) -> str:
 
 def to_template_string(value: Any, at: Range) -> str:
     """Convert an interpolated value to its string form, as HCL templates do."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if is_number(value):
-        return format_number(value)
+    if isinstance(value, (str, bool)) or is_number(value):
+        return to_string(value)
     if value is None:
         raise fail(
             "Invalid template interpolation value",
@@ -530,7 +527,7 @@ class _Evaluator:
             child = part.children()[0] if part.children() else part
             kind = child.kind
             if kind == "STRING_CHARS":
-                pieces.append(("lit", unescape(child.text())))
+                pieces.append(("lit", unicodedata.normalize("NFC", unescape(child.text()))))
             elif kind in ("ESCAPED_INTERPOLATION", "ESCAPED_DIRECTIVE"):
                 pieces.append(("lit", child.text()[1:]))
             elif kind == "interpolation":
@@ -592,7 +589,7 @@ class _Evaluator:
         pieces: list[Piece] = []
         for part in parts:
             if part.kind == "literal":
-                pieces.append(("lit", part.text))
+                pieces.append(("lit", unicodedata.normalize("NFC", part.text)))
                 continue
             expr_node: Node | None = None
             names: tuple[str, ...] = ()
@@ -1064,15 +1061,7 @@ class _Evaluator:
             at = node.range
             if exc.arg_index is not None and exc.arg_index < len(arg_nodes):
                 at = arg_nodes[exc.arg_index].range
-            summary = (
-                "Invalid function argument"
-                if exc.arg_index is not None
-                else ("Error in function call")
-            )
-            detail = str(exc)
-            if exc.arg_index is None:
-                detail = f'Call to function "{name}" failed: {detail}'
-            raise fail(summary, detail, at) from None
+            raise fail(exc.summary, exc.detail, at) from None
 
     def _render_file_template(self, text: str, filename: str, variables: dict[str, Any]) -> Any:
         """``templatefile``: the file's text is a template over ``variables`` only."""
