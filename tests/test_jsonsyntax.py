@@ -4,6 +4,7 @@ expressions (strings are templates), plus whole ``*.pkr.json`` templates through
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -324,3 +325,33 @@ def test_bad_reference_is_reported_where_it_is_written() -> None:
     assert [d.summary for d in found] == ["Unsupported attribute"]
     assert found[0].subject is not None
     assert found[0].subject.start == Pos(4, 67)
+
+
+def test_dynamic_blocks_in_component_configuration(tmp_path: Any) -> None:
+    from kiln.hcl.loader import build_scope, evaluate_body, load
+
+    path = tmp_path / "dynamic.pkr.json"
+    path.write_text(
+        """{
+  "variable": {"tags": {"default": {"a": "1", "b": "2"}}},
+  "source": {"null": {"a": {
+    "communicator": "none",
+    "dynamic": {"tag": {
+      "for_each": "${var.tags}",
+      "iterator": "t",
+      "content": {"key": "${t.key}", "value": "${t.value}"}
+    }}
+  }}},
+  "build": {"sources": ["source.null.a"]}
+}"""
+    )
+    template, diags = load(str(path))
+    assert template is not None and not diags.has_errors
+    config, errors = evaluate_body(
+        template.sources[("null", "a")].body, build_scope(template, "null", "a")
+    )
+    assert errors == []
+    assert config == {
+        "communicator": "none",
+        "tag": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}],
+    }

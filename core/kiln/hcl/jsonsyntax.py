@@ -765,11 +765,23 @@ class JsonBody:
             attrs[prop.name] = self._attribute(prop)
         return attrs, diags
 
+    #: whether ``all_items`` reads a ``dynamic`` property as dynamic blocks
+    dynamic_blocks = True
+
     def all_items(self) -> tuple[dict[str, Attribute], list[Block]]:
+        """Every property as an attribute, except ``"dynamic": {"NAME": {...}}``, which
+        gives ``dynamic "NAME"`` blocks as in native syntax."""
         attrs: dict[str, Attribute] = {}
+        blocks: list[Block] = []
         for prop in self.props:
+            if prop.name == "dynamic" and self.dynamic_blocks and prop.value.kind == "object":
+                content = Content()
+                self._unpack_block("dynamic", prop.name_range, prop.value, 1, ("type",), content)
+                if not content.diagnostics:
+                    blocks.extend(content.blocks)
+                    continue
             attrs.setdefault(prop.name, self._attribute(prop))
-        return attrs, []
+        return attrs, blocks
 
 
 def _duplicate_argument(prop: JsonProperty, first: Range) -> Diagnostic:

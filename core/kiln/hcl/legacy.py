@@ -891,6 +891,8 @@ class LegacyExpression:
 class LegacyBody(JsonBody):
     """A component's configuration in a legacy template (meta keys left out)."""
 
+    dynamic_blocks = False
+
     def __init__(
         self,
         props: list[JsonProperty],
