@@ -427,3 +427,14 @@ def test_bare_scope_evaluation() -> None:
     assert attrs["upper"].expr.evaluate(Scope()) == "ABC"
     with pytest.raises(EvalError):
         attrs["build_name"].expr.evaluate(Scope())
+
+
+def test_push_and_comments_keys_are_accepted(tmp_path: Any) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(
+        '{"push": {"name": "x"}, "comments": [{"a": "b"}],'
+        ' "builders": [{"type": "null", "communicator": "none"}]}'
+    )
+    template, diags = _load(str(path))
+    assert [(d.summary, d.is_error) for d in diags] == [('"push" is ignored', False)]
+    assert list(template.sources) == [("null", "null")]

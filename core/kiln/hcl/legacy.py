@@ -1055,6 +1055,18 @@ class _Structure:
                 else:
                     self.tpl.comments[prop.name] = prop.value.value
                 continue
+            if prop.name == "comments":  # Packer's own form of root comments
+                continue
+            if prop.name == "push":
+                self.diags.append(
+                    warning(
+                        '"push" is ignored',
+                        "push configured Atlas, which no longer exists; kiln ignores it, as "
+                        "Packer does.",
+                        prop.name_range,
+                    )
+                )
+                continue
             if prop.name not in handlers:
                 self.add(
                     "Unknown root level key in template",

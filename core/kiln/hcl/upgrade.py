@@ -401,7 +401,9 @@ class _Writer:
         if node.kind == "string":
             return self.tr.string(node)
         if node.kind == "number":
-            return node.raw or str(node.value)
+            from kiln.hcl.values import format_number
+
+            return format_number(node.value)
         if node.kind == "bool":
             return "true" if node.value else "false"
         if node.kind == "null":
