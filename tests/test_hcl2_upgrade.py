@@ -371,3 +371,11 @@ def test_packer_accepts_what_kiln_writes(
     done = packer("validate", "-var", "d_required=x", str(out), cwd=tmp_path)
     assert done.returncode == 0, done.stderr + done.stdout
     assert os.path.exists(out)
+
+
+def test_variables_only_and_invalid_names(tmp_path: Path) -> None:
+    legacy = tmp_path / "vars.json"
+    legacy.write_text('{"variables": {"ok": "1", "not.valid": "2"}}')
+    result = upgrade(str(legacy))
+    assert [d.summary for d in result.diagnostics] == ["Variable left out"]
+    assert result.text == 'variable "ok" {\n  type    = string\n  default = "1"\n}\n'

@@ -438,3 +438,11 @@ def test_push_and_comments_keys_are_accepted(tmp_path: Any) -> None:
     template, diags = _load(str(path))
     assert [(d.summary, d.is_error) for d in diags] == [('"push" is ignored', False)]
     assert list(template.sources) == [("null", "null")]
+
+
+def test_a_template_needs_a_builder(tmp_path: Any) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{\n  "variables": {"a": "b"},\n  "builders": []\n}')
+    _, diags = _load(str(path))
+    assert [d.summary for d in diags] == ["No builders"]
+    assert diags[0].subject is not None and diags[0].subject.start == Pos(3, 3)

@@ -1082,13 +1082,6 @@ class _Structure:
             handlers[prop.name](prop)
         for prop in pending:
             handlers[prop.name](prop)
-        if not self.tpl.builders and not any(d.is_error for d in self.diags):
-            at = self.tpl.builders_range or root.range
-            self.add(
-                "No builders",
-                'A template needs at least one builder: "builders": [{"type": "..."}].',
-                Range(self.path, at.start, Pos(at.start.line, at.start.column + 1)),
-            )
         return self.tpl
 
     # -- simple keys --------------------------------------------------------
@@ -1772,5 +1765,14 @@ def load_legacy(
     else comes back as diagnostics next to the template.
     """
     tpl, diags = read_legacy(path)
+    if not tpl.builders and not any(d.is_error for d in diags):
+        at = tpl.builders_range or tpl.root.range
+        diags.append(
+            error(
+                "No builders",
+                'A template needs at least one builder: "builders": [{"type": "..."}].',
+                Range(path, at.start, Pos(at.start.line, at.start.column + 1)),
+            )
+        )
     template = _Loader(tpl, diags).run(var_files, vars)
     return template, diags

@@ -470,6 +470,16 @@ class _Writer:
         declared = self.tpl.variables
         for name in sorted(declared):
             var = declared[name]
+            if not _IDENT_RE.fullmatch(name):
+                self.diags.append(
+                    warning(
+                        "Variable left out",
+                        f'"{name}" is not a valid HCL2 variable name (letters, digits, "_" '
+                        'and "-", not starting with a digit); rename it and add it by hand.',
+                        var.name_range,
+                    )
+                )
+                continue
             if name in self.local_names:
                 expr = self.tr.string(var.node)
                 if name in sensitive:
