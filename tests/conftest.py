@@ -61,7 +61,7 @@ def packer(
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [binary, *args],
-            cwd=cwd,
+            cwd=cwd or workdir,
             input=stdin,
             capture_output=True,
             text=True,

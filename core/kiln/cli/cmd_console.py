@@ -80,7 +80,7 @@ def evaluate_line(text: str, scope: Scope) -> bool:
         print_diagnostics(exc.diagnostics, sources)
         return False
     except EvalError as exc:
-        print_diagnostics([exc.diagnostic], sources)
+        print_diagnostics(exc.diagnostics, sources)
         return False
     sys.stdout.write(redact_text(format_console(value)) + "\n")
     return True

@@ -49,11 +49,16 @@ from kiln.hcl.values import (
 
 
 class EvalError(Exception):
-    """An expression could not be evaluated; ``diagnostic`` says where and why."""
+    """An expression could not be evaluated; ``diagnostic`` says where and why.
 
-    def __init__(self, diagnostic: Diagnostic):
+    ``diagnostics`` holds it and any further problems found at the same time (a function
+    call with several bad arguments reports each).
+    """
+
+    def __init__(self, diagnostic: Diagnostic, *more: Diagnostic):
         super().__init__(diagnostic.summary)
         self.diagnostic = diagnostic
+        self.diagnostics = [diagnostic, *more]
 
 
 @dataclass(frozen=True)
@@ -1058,10 +1063,13 @@ class _Evaluator:
         try:
             return fn.call(args, ctx)
         except functions.FunctionError as exc:
-            at = node.range
-            if exc.arg_index is not None and exc.arg_index < len(arg_nodes):
-                at = arg_nodes[exc.arg_index].range
-            raise fail(exc.summary, exc.detail, at) from None
+            diags = []
+            for problem in [exc, *exc.others]:
+                at = node.range
+                if problem.arg_index is not None and problem.arg_index < len(arg_nodes):
+                    at = arg_nodes[problem.arg_index].range
+                diags.append(error(problem.summary, problem.detail, at))
+            raise EvalError(*diags) from None
 
     def _render_file_template(self, text: str, filename: str, variables: dict[str, Any]) -> Any:
         """``templatefile``: the file's text is a template over ``variables`` only."""
@@ -1115,7 +1123,9 @@ class _Evaluator:
             return types.convert(value, target)
         except types.ConversionError as exc:
             raise fail(
-                'Invalid value for "value" parameter', str(exc), arg_nodes[0].range
+                "Invalid function argument",
+                f'Invalid value for "value" parameter: {exc.message}.',
+                arg_nodes[0].range,
             ) from None
 
 

@@ -347,7 +347,7 @@ class _Loader:
         try:
             return expr.evaluate(Scope())
         except EvalError as exc:
-            self.diags.add(exc.diagnostic)
+            self.diags.extend(exc.diagnostics)
             return NO_VALUE
 
     # -- variables ------------------------------------------------------------
@@ -403,7 +403,7 @@ class _Loader:
             try:
                 var.type = type_from_node(_type_node(attrs["type"].expr))
             except EvalError as exc:
-                self.diags.add(exc.diagnostic)
+                self.diags.extend(exc.diagnostics)
         for flag in ("sensitive", "nullable"):
             if flag in attrs:
                 value = self._static_value(attrs[flag].expr, flag)
@@ -597,7 +597,7 @@ class _Loader:
             try:
                 value = attr.expr.evaluate(Scope())
             except EvalError as exc:
-                self.diags.add(exc.diagnostic)
+                self.diags.extend(exc.diagnostics)
                 continue
             var.value, var.value_source, var.value_range = value, path, attr.expr.range
 
@@ -651,7 +651,7 @@ class _Loader:
                 ok = rule.condition.evaluate(scope)
                 message = rule.error_message.evaluate(scope)
             except EvalError as exc:
-                self.diags.add(exc.diagnostic)
+                self.diags.extend(exc.diagnostics)
                 continue
             if ok is UNKNOWN:
                 continue
@@ -759,7 +759,7 @@ class _Loader:
                 try:
                     item.value = item.expr.evaluate(scope)
                 except EvalError as exc:
-                    self.diags.add(exc.diagnostic)
+                    self.diags.extend(exc.diagnostics)
                     failed.add(key)
                     continue
                 values["local"][item.name] = item.value
@@ -1009,7 +1009,7 @@ class _Loader:
             try:
                 value = attr.expr.evaluate(scope)
             except EvalError as exc:
-                self.diags.add(exc.diagnostic)
+                self.diags.extend(exc.diagnostics)
                 continue
             if value is UNKNOWN:
                 continue
@@ -1127,7 +1127,7 @@ def evaluate_body(
         try:
             out[name] = attr.expr.evaluate(scope)
         except EvalError as exc:
-            diags.append(exc.diagnostic)
+            diags.extend(exc.diagnostics)
     for block in blocks:
         if block.type == "dynamic":
             generated, inner = _expand_dynamic(block, scope)
@@ -1188,7 +1188,7 @@ def _expand_dynamic(block: Block, scope: Scope) -> tuple[list[Any], list[Diagnos
     try:
         collection = for_each.expr.evaluate(scope)
     except EvalError as exc:
-        return [], [exc.diagnostic]
+        return [], exc.diagnostics
     if collection is UNKNOWN:
         return [UNKNOWN], []
     if isinstance(collection, dict):
