@@ -446,3 +446,12 @@ def test_a_template_needs_a_builder(tmp_path: Any) -> None:
     _, diags = _load(str(path))
     assert [d.summary for d in diags] == ["No builders"]
     assert diags[0].subject is not None and diags[0].subject.start == Pos(3, 3)
+
+
+def test_syntax_only_checks_structure_alone() -> None:
+    _, diags = load_legacy(COMPLETE, [], {}, syntax_only=True)
+    assert diags == []
+    _, diags = load_legacy(_fixture("errors", "min_version.json"), [], {}, syntax_only=True)
+    assert diags == []
+    _, diags = load_legacy(_fixture("errors", "unknown_only.json"), [], {}, syntax_only=True)
+    assert [d.summary for d in diags] == ["Unknown builder"]

@@ -1757,12 +1757,14 @@ def template_range(tpl: LegacyTemplate) -> Range:
 
 
 def load_legacy(
-    path: str, var_files: list[str], vars: dict[str, str]
+    path: str, var_files: list[str], vars: dict[str, str], *, syntax_only: bool = False
 ) -> tuple[Template, list[Diagnostic]]:
     """Load a legacy JSON template with its variable values (default < -var-file < -var).
 
     Fatal problems (an unreadable file, invalid JSON) raise DiagnosticError; everything
-    else comes back as diagnostics next to the template.
+    else comes back as diagnostics next to the template. With ``syntax_only``, only the
+    template's structure is checked, as ``validate -syntax-only`` does: problems found
+    while evaluating (unset variables, min_packer_version) are not reported.
     """
     tpl, diags = read_legacy(path)
     if not tpl.builders and not any(d.is_error for d in diags):
@@ -1774,5 +1776,5 @@ def load_legacy(
                 Range(path, at.start, Pos(at.start.line, at.start.column + 1)),
             )
         )
-    template = _Loader(tpl, diags).run(var_files, vars)
+    template = _Loader(tpl, [] if syntax_only else diags).run(var_files, vars)
     return template, diags
