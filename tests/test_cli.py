@@ -283,3 +283,43 @@ def test_internal_error_prints_a_short_report_and_a_redacted_crash_log(
     assert "Traceback" not in result.err
     log = (tmp_path / "crash.log").read_text()
     assert "RuntimeError" in log and "topsecret" not in log and "<sensitive>" in log
+
+
+LEGACY = """{
+  "description": "demo",
+  "variables": {"r": null, "o": "x", "s": "pw"},
+  "sensitive-variables": ["s"],
+  "builders": [
+    {"type": "null", "name": "first", "communicator": "none"},
+    {"type": "null", "communicator": "none"}
+  ],
+  "provisioners": [
+    {"type": "shell-local", "inline": ["echo {{user `r`}}"]},
+    {"type": "file", "source": "a", "destination": "b"}
+  ]
+}
+"""
+
+
+def test_inspect_of_a_legacy_template_matches_packer(
+    kiln: Kiln, write: Write, packer: Packer
+) -> None:
+    path = str(write({"t.json": LEGACY}) / "t.json")
+    ours = kiln("inspect", "-var", "r=1", path)
+    theirs = packer("inspect", "-var", "r=1", path)
+    assert ours.code == theirs.returncode == 0
+    assert ours.out.splitlines()[1:] == theirs.stdout.splitlines()[1:]
+    assert "pw" not in ours.out
+
+
+def test_legacy_only_matches_builder_names(kiln: Kiln, write: Write) -> None:
+    text = LEGACY.replace('"echo {{user `r`}}"', '"echo {{bogus}}"')
+    path = str(write({"t.json": text}) / "t.json")
+    assert kiln("validate", "-var", "r=1", "-only=first", path).code == 1
+    assert kiln("validate", "-var", "r=1", "-only=nothing", path).code == 0
+
+
+def test_syntax_only_on_a_legacy_template_ignores_unset_variables(kiln: Kiln, write: Write) -> None:
+    path = str(write({"t.json": LEGACY}) / "t.json")
+    assert kiln("validate", path).code == 1
+    assert kiln("validate", "-syntax-only", path).code == 0

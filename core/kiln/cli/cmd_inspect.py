@@ -51,8 +51,9 @@ def _value(value: object, sensitive: bool) -> str:
 
 def render_inspect(template: Template) -> str:
     """The text ``packer inspect`` prints, with data sources and required plugins added."""
-    mode = "HCL2 mode" if template.kind == "hcl2" else "legacy JSON mode"
-    out = [f"kiln inspect: {mode}", ""]
+    if template.kind == "legacy":
+        return render_legacy_inspect(template)
+    out = ["kiln inspect: HCL2 mode", ""]
     if template.description:
         out += ["Description:", "", template.description, ""]
     out += ["> input-variables:", ""]
@@ -90,3 +91,38 @@ def render_inspect(template: Template) -> str:
         else:
             out += ["      <no post-processor>", ""]
     return "\n".join(out).rstrip("\n") + "\n\n"
+
+
+def render_legacy_inspect(template: Template) -> str:
+    """``packer inspect`` of a legacy JSON template, post-processor chains added."""
+    out = ["kiln inspect: JSON mode"]
+    if template.description:
+        out += ["Description:", "", template.description, ""]
+    variables = sorted(template.variables.values(), key=lambda v: v.name)
+    out += ["Required variables:", ""]
+    out += [f"  {v.name}" for v in variables if v.default is NO_VALUE]
+    out += ["", "Optional variables and their defaults:", ""]
+    for var in variables:
+        if var.default is not NO_VALUE:
+            shown = PLACEHOLDER if var.sensitive else format_console(var.default)
+            out.append(f"  {var.name} = {shown}")
+    sources = [s for build in template.builds for s in build.sources]
+    width = max((len(s.name) for s in sources), default=0)
+    out += ["", "Builders:", ""]
+    for src in sources:
+        suffix = f" ({src.type})" if src.name != src.type else ""
+        out.append(f"  {src.name:<{width}}{suffix}")
+    provisioners = [p for build in template.builds for p in build.provisioners]
+    out += ["", "Provisioners:", ""]
+    out += [f"  {p.type}" for p in provisioners] or ["  <No provisioners>"]
+    chains = [c for build in template.builds for c in build.post_processors]
+    if chains:
+        out += ["", "Post-processors:", ""]
+        out += [f"  {n}: " + ", ".join(pp.type for pp in chain) for n, chain in enumerate(chains)]
+    out += [
+        "",
+        "Note: If your build names contain user variables or template",
+        "functions such as 'timestamp', these are processed at build time,",
+        "and therefore only show in their raw form here.",
+    ]
+    return "\n".join(out) + "\n"

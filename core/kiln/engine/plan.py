@@ -1,8 +1,9 @@
 """Planning: which builds a template yields, and which ``-only``/``-except`` keep.
 
 A build is one source of one ``build`` block, named ``TYPE.NAME`` (the source's alias
-when it has one), or ``BUILD.TYPE.NAME`` when the build block has a name. Filters are
-shell-style globs matched against that name, as in Packer.
+when it has one), or ``BUILD.TYPE.NAME`` when the build block has a name; in a legacy
+JSON template it is the builder's name. Filters are shell-style globs matched against
+that name, as in Packer.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from kiln.hcl.model import Build, BuildSource, PostProcessor, Provisioner, Templ
 class PlannedBuild:
     build: Build
     source: BuildSource
+    #: legacy JSON templates name a build after its builder alone, as Packer does
+    legacy: bool = False
 
     @property
     def name(self) -> str:
+        if self.legacy:
+            return self.source_name
         base = self.source.ref
         return f"{self.build.name}.{base}" if self.build.name else base
 
@@ -62,7 +67,7 @@ def plan(
     out = []
     for build in template.builds:
         for source in build.sources:
-            planned = PlannedBuild(build, source)
+            planned = PlannedBuild(build, source, legacy=template.kind == "legacy")
             if only and not any(fnmatchcase(planned.name, pat) for pat in only):
                 continue
             if any(fnmatchcase(planned.name, pat) for pat in except_):

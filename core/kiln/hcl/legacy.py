@@ -573,7 +573,7 @@ def _go_print(value: Any) -> str:
 def _init_time() -> Any:
     from kiln.hcl.functions import time as tf
 
-    return tf._INIT_TIME
+    return tf.init_time()
 
 
 def _isotime(*formats: str) -> str:

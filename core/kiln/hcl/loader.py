@@ -156,7 +156,12 @@ class _Loader:
         if is_legacy_json(path):
             from kiln.hcl.legacy import load_legacy
 
-            template, diags = load_legacy(path, self.opts.var_files, dict(self.opts.vars))
+            template, diags = load_legacy(
+                path,
+                self.opts.var_files,
+                dict(self.opts.vars),
+                syntax_only=self.opts.syntax_only,
+            )
             self.diags.extend(diags)
             return template
         if os.path.isdir(path):

@@ -16,6 +16,13 @@ from kiln.hcl.types import NUMBER, STRING
 from kiln.hcl.values import go_quote
 
 _INIT_TIME = datetime.now(UTC)
+
+
+def init_time() -> datetime:
+    """When this kiln process started: every timestamp of one run uses the same instant."""
+    return _INIT_TIME
+
+
 """The time every legacy_isotime and legacy_strftime call of this process formats."""
 
 _MONTHS = list(calendar.month_name)
