@@ -43,7 +43,6 @@ from hypothesis import strategies as st
 from kiln.cli.main import main
 from kiln.hcl import functions
 from kiln.hcl.diagnostics import DiagnosticError, Diagnostics
-from kiln.hcl.fmt import format_source
 from kiln.hcl.loader import LoadOptions, load
 from kiln.ui.redact import clear_secrets
 
@@ -143,6 +142,8 @@ def _without_spaces(text: str) -> str:
 
 def run_format(text: str) -> str | None:
     """``format_source``: only DiagnosticError may escape; a success is a fixed point."""
+    from kiln.hcl.fmt import format_source
+
     with hang_guard():
         try:
             out: str = format_source(text, "fuzz.pkr.hcl")
@@ -496,6 +497,7 @@ def test_validate_reports_bad_variable_values_cleanly(
 @fuzz_settings(60)
 @given(case=mutated([("fuzz.pkr.hcl", t) for t in HCL_SEEDS]) | generated().map(lambda t: ("", t)))
 def test_format_source_fails_cleanly_or_reaches_a_fixed_point(case: tuple[str, str]) -> None:
+    pytest.importorskip("kiln.hcl.fmt", reason="the formatter (kiln.hcl.fmt) is not there yet")
     run_format(case[1])
 
 
