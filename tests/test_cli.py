@@ -158,8 +158,20 @@ def test_inspect_matches_packer(kiln: Kiln, write: Write, packer: Packer) -> Non
     text = (
         TEMPLATE.replace("build {", 'build {\n  name = "desserts"')
         + """
+variable "aaa" {
+  default = "declared last, listed first"
+}
+locals {
+  aardvark = 1
+}
 build {
   sources = ["source.null.vanilla"]
+  provisioner "shell-local" {
+    inline = ["one"]
+  }
+  provisioner "shell-local" {
+    inline = ["two"]
+  }
   post-processors {
     post-processor "checksum" {}
     post-processor "compress" {}

@@ -57,9 +57,13 @@ def render_inspect(template: Template) -> str:
     if template.description:
         out += ["Description:", "", template.description, ""]
     out += ["> input-variables:", ""]
-    out += [f"var.{n}: {_value(v.value, v.sensitive)}" for n, v in template.variables.items()]
+    out += [
+        f"var.{n}: {_value(v.value, v.sensitive)}" for n, v in sorted(template.variables.items())
+    ]
     out += ["", "> local-variables:", ""]
-    out += [f"local.{n}: {_value(lc.value, lc.sensitive)}" for n, lc in template.locals.items()]
+    out += [
+        f"local.{n}: {_value(lc.value, lc.sensitive)}" for n, lc in sorted(template.locals.items())
+    ]
     if template.datasources:
         out += ["", "> data-sources:", ""]
         out += [f"{ds.ref}" for ds in template.datasources.values()]
@@ -78,7 +82,7 @@ def render_inspect(template: Template) -> str:
         out += [f"      {s.ref}\n" for s in build.sources]
         out += ["    provisioners:", ""]
         if build.provisioners:
-            out += [f"      {p.display_name}\n" for p in build.provisioners]
+            out += [f"      {p.display_name}" for p in build.provisioners] + [""]
         else:
             out += ["      <no provisioner>", ""]
         if build.error_cleanup_provisioner is not None:

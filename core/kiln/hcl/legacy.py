@@ -776,8 +776,16 @@ def render_go_template(
         def user(name: str) -> Any:
             return table.get(name, "")
 
-    nodes = parse_go_template(text)
-    return _Renderer(_functions(_Context(values, in_variables, user))).render(nodes)
+    try:
+        nodes = parse_go_template(text)
+        return _Renderer(_functions(_Context(values, in_variables, user))).render(nodes)
+    except RecursionError:
+        raise GoTemplateError(
+            "the template is nested too deeply to evaluate; simplify it",
+            0,
+            len(text),
+            summary="Template too deeply nested",
+        ) from None
 
 
 def go_template_references(text: str) -> list[tuple[tuple[str, ...], int, int]]:
@@ -786,8 +794,8 @@ def go_template_references(text: str) -> list[tuple[tuple[str, ...], int, int]]:
         return []
     try:
         nodes = parse_go_template(text)
-    except GoTemplateError:
-        return []
+    except (GoTemplateError, RecursionError):
+        return []  # rendering reports the problem with its position
     out: list[tuple[tuple[str, ...], int, int]] = []
 
     def visit(pipe: GoPipeline) -> None:

@@ -409,6 +409,14 @@ class _Loader:
                 var.type = type_from_node(_type_node(attrs["type"].expr))
             except EvalError as exc:
                 self.diags.extend(exc.diagnostics)
+            except RecursionError:
+                self.diags.add(
+                    error(
+                        "Type constraint too deeply nested",
+                        "kiln cannot read a type nested this deeply; simplify it.",
+                        attrs["type"].expr.range,
+                    )
+                )
         for flag in ("sensitive", "nullable"):
             if flag in attrs:
                 value = self._static_value(attrs[flag].expr, flag)
@@ -1242,31 +1250,32 @@ def _body_expressions(body: Body) -> list[Expression]:
 
 
 def _toposort(deps: dict[str, list[str]]) -> tuple[list[str], list[str]]:
-    """Order keys so dependencies come first; or return a cycle (first == last)."""
+    """Order keys so dependencies come first; or return a cycle (first == last).
+
+    Iterative, so a long chain of locals cannot exhaust Python's stack.
+    """
     order: list[str] = []
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(key: str) -> list[str]:
-        state[key] = 1
-        stack.append(key)
-        for dep in deps.get(key, []):
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in deps:
+        if root in state:
+            continue
+        path: list[str] = [root]
+        pending: list[list[str]] = [list(deps.get(root, []))]
+        state[root] = 1
+        while path:
+            if not pending[-1]:
+                done = path.pop()
+                pending.pop()
+                state[done] = 2
+                order.append(done)
+                continue
+            dep = pending[-1].pop(0)
             if state.get(dep) == 1:
-                return [*stack[stack.index(dep) :], dep]
+                return order, [*path[path.index(dep) :], dep]
             if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        state[key] = 2
-        order.append(key)
-        return []
-
-    for key in deps:
-        if key not in state:
-            cycle = visit(key)
-            if cycle:
-                return order, cycle
+                state[dep] = 1
+                path.append(dep)
+                pending.append(list(deps.get(dep, [])))
     return order, []
 
 

@@ -92,14 +92,14 @@ def go_format(fmt: str, args: list[Any]) -> str:
             j = i
             while j < n and fmt[j].isdigit() and fmt[j].isascii():
                 j += 1
-            verb.width = int(fmt[i:j])
+            verb.width = _bounded(int(fmt[i:j]), "width")
             i = j
         if i < n and fmt[i] == ".":
             i += 1
             j = i
             while j < n and fmt[j].isdigit() and fmt[j].isascii():
                 j += 1
-            verb.prec = int(fmt[i:j]) if j > i else 0
+            verb.prec = _bounded(int(fmt[i:j]), "precision") if j > i else 0
             i = j
         if i >= n:
             break
@@ -330,3 +330,13 @@ def _to_base(value: int, base: int) -> str:
         value, rem = divmod(value, base)
         chars.append("0123456789abcdef"[rem])
     return "".join(reversed(chars))
+
+
+#: Go's fmt refuses widths and precisions above a million; so does kiln, with a message.
+_MAX_WIDTH = 1_000_000
+
+
+def _bounded(number: int, what: str) -> int:
+    if number > _MAX_WIDTH:
+        raise CallError(f"the {what} {number} in a format verb is too large (at most {_MAX_WIDTH})")
+    return number

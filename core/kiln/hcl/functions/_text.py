@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from typing import Any
 
 from kiln.hcl.functions._base import CallError
 
@@ -157,7 +158,37 @@ _POSIX_CLASSES = {
 }
 
 
-def compile_go_regex(pattern: str) -> re.Pattern[str]:
+#: How long one regular-expression operation may run. Go's RE2 runs in linear time;
+#: Python's backtracking engines do not, so a pathological pattern is cut off instead.
+REGEX_TIMEOUT = 2.0
+
+
+class BoundedPattern:
+    """A compiled pattern whose every operation gives up after :data:`REGEX_TIMEOUT`.
+
+    It runs on the ``regex`` engine, which accepts the same syntax as ``re`` and can be
+    interrupted; a timeout fails the function call with a message instead of hanging.
+    """
+
+    def __init__(self, compiled: Any):
+        self._compiled = compiled
+        self.pattern: str = compiled.pattern
+        self.groups: int = compiled.groups
+        self.groupindex: dict[str, int] = dict(compiled.groupindex)
+
+    def finditer(self, text: str) -> list[Any]:
+        """Every match, collected within the time limit."""
+        try:
+            return list(self._compiled.finditer(text, timeout=REGEX_TIMEOUT))
+        except TimeoutError:
+            raise CallError(
+                f"the regular expression took longer than {REGEX_TIMEOUT:g} seconds on this "
+                "input; simplify it (nested repetition such as (a|a)+ backtracks "
+                "exponentially)"
+            ) from None
+
+
+def compile_go_regex(pattern: str) -> BoundedPattern:
     """Compile an RE2 (Go ``regexp``) pattern into an equivalent Python pattern.
 
     Handles the differences that matter in templates: ``$`` and ``\\z`` anchor at the
@@ -229,10 +260,14 @@ def compile_go_regex(pattern: str) -> re.Pattern[str]:
             continue
         out.append(ch)
         i += 1
+    translated = "".join(out)
     try:
-        return re.compile("".join(out), re.ASCII)
+        re.compile(translated, re.ASCII)  # Python's own errors map onto Go's wording
     except re.error as exc:
         raise _go_syntax_error(pattern, exc) from None
+    import regex
+
+    return BoundedPattern(regex.compile(translated, regex.ASCII | regex.VERSION0))
 
 
 def _go_syntax_error(pattern: str, exc: re.error) -> RegexSyntaxError:
@@ -258,7 +293,7 @@ def _go_syntax_error(pattern: str, exc: re.error) -> RegexSyntaxError:
     return RegexSyntaxError(message, pattern)
 
 
-def regex_or_fail(pattern: str) -> re.Pattern[str]:
+def regex_or_fail(pattern: str) -> BoundedPattern:
     """:func:`compile_go_regex`, failing the call as Go's ``regexp.Compile`` would."""
     try:
         return compile_go_regex(pattern)
@@ -266,7 +301,7 @@ def regex_or_fail(pattern: str) -> re.Pattern[str]:
         raise CallError(f"error parsing regexp: {exc}") from None
 
 
-def go_finditer(regex: re.Pattern[str], text: str) -> list[re.Match[str]]:
+def go_finditer(regex: BoundedPattern, text: str) -> list[Any]:
     """All matches as Go finds them: an empty match right after a match is skipped."""
     matches = []
     previous_end = -1

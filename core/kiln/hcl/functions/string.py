@@ -12,6 +12,7 @@ from typing import Any
 from kiln.hcl.functions._base import ArgError, CallError, Param, function, whole_number
 from kiln.hcl.functions._printf import go_format
 from kiln.hcl.functions._text import (
+    BoundedPattern,
     RegexSyntaxError,
     compile_go_regex,
     go_expander,
@@ -152,7 +153,7 @@ def title(text: str) -> str:
     return go_title(text)
 
 
-def _pattern_shape(pattern: str) -> tuple[re.Pattern[str], Any]:
+def _pattern_shape(pattern: str) -> tuple[BoundedPattern, Any]:
     """The compiled pattern and what a match yields: None, a tuple size or group names."""
     try:
         regex = compile_go_regex(pattern)
