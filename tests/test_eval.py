@@ -103,7 +103,6 @@ def test_arithmetic_on_a_non_number_says_a_number_is_required() -> None:
         ('"x${1e21}"', "x1000000000000000000000"),
         ('"x${0.00001}"', "x0.00001"),
         ('"e\u0301"', "\u00e9"),  # string literals are normalised to NFC
-
         ('"$${not.interpolated}"', "${not.interpolated}"),
         ('"%%{not a directive}"', "%{not a directive}"),
         ('"tab\\there\\nquote\\"back\\\\"', 'tab\there\nquote"back\\'),
