@@ -33,7 +33,6 @@ from kiln.hcl.model import (
     Validation,
     Variable,
 )
-from kiln.hcl.requirements import ConstraintError, parse_constraint, parse_source_address
 from kiln.hcl.syntax import Source as SyntaxSource
 from kiln.hcl.syntax import parse_expression, parse_file
 from kiln.hcl.values import UNKNOWN, HclSet, format_number, is_number
@@ -236,6 +235,9 @@ class _Loader:
                 self._required_plugins(template, rp)
 
     def _required_version(self, template: Template, attr: Attribute) -> None:
+        # Imported here: packaging costs start-up time that only a packer block needs.
+        from kiln.hcl.requirements import ConstraintError, parse_constraint
+
         value = self._static_value(attr.expr, "required_version")
         if value is NO_VALUE:
             return
@@ -267,6 +269,8 @@ class _Loader:
             )
 
     def _required_plugins(self, template: Template, block: Block) -> None:
+        from kiln.hcl.requirements import ConstraintError, parse_constraint, parse_source_address
+
         attrs, diags = block.body.just_attributes()
         self.diags.extend(diags)
         for name, attr in attrs.items():
