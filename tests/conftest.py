@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,9 @@ from kiln.cli.main import main
 from kiln.ui.redact import clear_secrets
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Parse-tree cache entries written by the tests go to a throwaway folder, not ~/.cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="kiln-test-cache-")
 
 
 @dataclass

@@ -13,8 +13,13 @@ the tree, and this module adds what the evaluator needs on top of it:
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import os
+import pickle
 import re
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,7 +176,7 @@ def parse_expression(text: str, src: Source) -> Node:
 
 def _parse(text: str, src: Source) -> Tree:
     try:
-        return _parser().parse(text + "\n")
+        return _parse_cached(text)
     except UnexpectedInput as exc:
         raise DiagnosticError([_syntax_diagnostic(exc, src)]) from None
     except RecursionError:
@@ -224,6 +229,74 @@ def _syntax_diagnostic(exc: UnexpectedInput, src: Source) -> Diagnostic:
 def _end_position(src: Source) -> tuple[int, int]:
     lines = src.text.split("\n")
     return len(lines), len(lines[-1]) + 1
+
+
+def _cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "kiln", "parse")
+
+
+def _parse_cached(text: str) -> Tree:
+    """Parse with python-hcl2's grammar, reusing the tree of an earlier identical text.
+
+    Building the Lark parser costs about 0.1 s per process, more than parsing a template,
+    so whole-file trees are kept (pickled) in the user's cache folder, keyed by the text
+    and the versions of kiln and python-hcl2, the way Python keeps bytecode. Small texts
+    (expressions) are parsed directly. ``KILN_PARSE_CACHE=0`` turns the cache off.
+    """
+    if len(text) < 256 or os.environ.get("KILN_PARSE_CACHE") == "0":
+        return _parser().parse(text + "\n")
+    key = hashlib.sha256(f"{_cache_salt()}\0{text}".encode()).hexdigest()
+    path = os.path.join(_cache_dir(), key[:2], key + ".pickle")
+    try:
+        with open(path, "rb") as f:
+            tree = pickle.load(f)
+        if isinstance(tree, Tree):
+            return tree
+    except Exception:  # a missing, stale or damaged entry is only a cache miss
+        pass
+    tree = _parser().parse(text + "\n")
+    _store(path, tree)
+    return tree
+
+
+def _store(path: str, tree: Tree) -> None:
+    """Write a cache entry atomically; a read-only or full cache folder only costs speed."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(tree, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except (OSError, pickle.PicklingError, RecursionError):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+@functools.cache
+def _cache_salt() -> str:
+    """What a cached tree depends on: kiln's version, the grammar file and Lark's code.
+
+    Found without importing python-hcl2 or Lark, which is the cost the cache avoids.
+    """
+    from importlib.util import find_spec
+
+    from kiln import __version__
+
+    parts = [__version__]
+    for module, name in (("hcl2", "hcl2.lark"), ("lark", "lark.py")):
+        spec = find_spec(module)
+        origin = spec.origin if spec is not None and spec.origin else ""
+        target = os.path.join(os.path.dirname(origin), name)
+        try:
+            stat = os.stat(target)
+            parts.append(f"{target}:{stat.st_size}:{stat.st_mtime_ns}")
+        except OSError:
+            parts.append(target)
+    return "; ".join(parts)
 
 
 # ---------------------------------------------------------------------------
