@@ -335,3 +335,32 @@ def test_syntax_only_on_a_legacy_template_ignores_unset_variables(kiln: Kiln, wr
     path = str(write({"t.json": LEGACY}) / "t.json")
     assert kiln("validate", path).code == 1
     assert kiln("validate", "-syntax-only", path).code == 0
+
+
+def test_console_is_interactive_on_a_terminal(write: Write) -> None:
+    import os
+    import pty
+    import select
+
+    path = write({"t.pkr.hcl": TEMPLATE})
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kiln console on the terminal's side
+        os.execv(sys.executable, [sys.executable, "-m", "kiln", "console", str(path)])
+
+    def read_until(marker: str, limit: float = 30.0) -> str:
+        seen = ""
+        while marker not in seen:
+            ready, _, _ = select.select([fd], [], [], limit)
+            assert ready, f"no {marker!r} in {seen!r}"
+            seen += os.read(fd, 4096).decode()
+        return seen
+
+    try:
+        read_until("> ")
+        os.write(fd, b"upper(var.flavour)\n")
+        assert "CHOCOLATE" in read_until("> ")
+        os.write(fd, b"exit\n")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        os.close(fd)
