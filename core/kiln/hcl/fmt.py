@@ -459,6 +459,18 @@ def _check_syntax(src: str, tokens: list[Token], filename: str) -> None:
         else:
             offset = len(src)
         offset = min(offset, len(src))
+        if offset >= len(src.rstrip()):
+            opener = _unclosed_bracket(tokens)
+            if opener is not None:
+                closer = {OBRACE: "}", OBRACK: "]", OPAREN: ")"}.get(opener.kind, "}")
+                raise _syntax_error(
+                    src,
+                    filename,
+                    opener.start,
+                    "Unclosed bracket",
+                    f"This {opener.text.strip()!r} has no matching {closer!r} before the end "
+                    "of the file.",
+                ) from None
         raise _syntax_error(
             src,
             filename,
@@ -711,8 +723,11 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
             first = next_visible(k)
             one_line = not ends_line(first) and first.start != rbrace
             if one_line and (len(items) != 1 or items[0].data != "attribute"):
-                raise fail(
-                    first,
+                culprit = items[0] if items[0].data != "attribute" else items[1]
+                raise _syntax_error(
+                    src,
+                    filename,
+                    culprit.meta.start_pos,
                     "Invalid single-argument block definition",
                     "A block written on one line can hold only a single argument; put "
                     "its content on lines of its own.",
@@ -789,6 +804,17 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
                     "Missing item separator",
                     "Expected a newline or comma to mark the beginning of the next item.",
                 )
+
+
+def _unclosed_bracket(tokens: list[Token]) -> Token | None:
+    """The innermost bracket still open at the end of the file, if any."""
+    stack: list[Token] = []
+    for tok in tokens:
+        if tok.kind in _OPENERS:
+            stack.append(tok)
+        elif tok.kind in _CLOSERS and stack:
+            stack.pop()
+    return stack[-1] if stack else None
 
 
 def _describe(tokens: list[Token], offset: int) -> str:
@@ -971,21 +997,57 @@ def _columns(cell: list[Token]) -> int:
 
 
 def _graphemes(text: str) -> int:
+    """Count user-perceived characters (Unicode extended grapheme clusters), as Go's
+    textseg does for hclwrite, closely enough for text in templates: combining marks,
+    spacing marks, joiners, emoji modifiers and sequences, flags and Hangul syllables
+    all count once."""
     if text.isascii():
         return len(text) - text.count("\r\n")
     count = 0
     prev = ""
+    prev_kind = ""
+    flags = 0  # regional indicators seen in a row
     for ch in text:
-        joins = (
-            unicodedata.combining(ch)
-            or unicodedata.category(ch) in ("Mn", "Me", "Mc")
-            or ch == "\u200d"
-            or "\ufe00" <= ch <= "\ufe0f"
-            or "\U0001f3fb" <= ch <= "\U0001f3ff"
-            or prev == "\u200d"
-            or (prev == "\r" and ch == "\n")
+        kind = _cluster_kind(ch)
+        if kind == "RI":
+            flags += 1
+        joins = bool(prev) and (
+            (prev == "\r" and ch == "\n")
+            or kind in ("Extend", "ZWJ", "SpacingMark")
+            or (prev_kind == "ZWJ" and kind == "Pict")
+            or (kind == "RI" and prev_kind == "RI" and flags % 2 == 0)
+            or (prev_kind == "L" and kind in ("L", "V", "LV", "LVT"))
+            or (prev_kind in ("LV", "V") and kind in ("V", "T"))
+            or (prev_kind in ("LVT", "T") and kind == "T")
         )
+        if kind != "RI":
+            flags = 0
         if not joins:
             count += 1
-        prev = ch
+        prev, prev_kind = ch, kind
     return count
+
+
+def _cluster_kind(ch: str) -> str:
+    """The grapheme-cluster property of ``ch`` that matters to :func:`_graphemes`."""
+    cp = ord(ch)
+    if cp == 0x200D:
+        return "ZWJ"
+    if 0x1F1E6 <= cp <= 0x1F1FF:
+        return "RI"
+    if 0x1100 <= cp <= 0x115F or 0xA960 <= cp <= 0xA97C:
+        return "L"
+    if 0x1160 <= cp <= 0x11A7 or 0xD7B0 <= cp <= 0xD7C6:
+        return "V"
+    if 0x11A8 <= cp <= 0x11FF or 0xD7CB <= cp <= 0xD7FB:
+        return "T"
+    if 0xAC00 <= cp <= 0xD7A3:
+        return "LV" if (cp - 0xAC00) % 28 == 0 else "LVT"
+    category = unicodedata.category(ch)
+    if category in ("Mn", "Me") or cp == 0x200C or 0x1F3FB <= cp <= 0x1F3FF:
+        return "Extend"
+    if category == "Mc" or cp in (0x0E33, 0x0EB3):
+        return "SpacingMark"
+    if 0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF:
+        return "Pict"
+    return ""
