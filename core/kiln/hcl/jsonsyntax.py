@@ -477,8 +477,7 @@ class JsonExpression:
 
             out: dict[str, Any] = {}
             for prop in node.props:
-                key_node = JsonValue("string", prop.name, prop.name_range, 0, 0, prop.name_raw)
-                key = self._string(key_node, scope)
+                key = self._key(prop, scope)
                 if key is UNKNOWN:
                     return UNKNOWN
                 if not isinstance(key, str):
@@ -490,6 +489,11 @@ class JsonExpression:
                 out[key] = self._eval(prop.value, scope)
             return out
         return node.value
+
+    def _key(self, prop: Any, scope: Scope) -> Any:
+        """An object key: a template too, in HCL's JSON syntax."""
+        key_node = JsonValue("string", prop.name, prop.name_range, 0, 0, prop.name_raw)
+        return self._string(key_node, scope)
 
     def _string(self, node: JsonValue, scope: Scope) -> Any:
         from kiln.hcl.eval import EvalError, render_template_text
@@ -509,12 +513,15 @@ class JsonExpression:
         while stack:
             node = stack.pop()
             if node.kind == "string":
-                out.extend(_string_references(node, self.filename))
+                out.extend(self._string_references(node))
             elif node.kind == "array":
                 stack.extend(reversed(node.items))
             elif node.kind == "object":
                 stack.extend(reversed([p.value for p in node.props]))
         return out
+
+    def _string_references(self, node: JsonValue) -> list[Reference]:
+        return _string_references(node, self.filename)
 
     def source_text(self) -> str:
         if self._text:

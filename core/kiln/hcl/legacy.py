@@ -30,6 +30,7 @@ from kiln.hcl.body import Reference, did_you_mean
 from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Pos, Range, error, warning
 from kiln.hcl.jsonsyntax import (
     JsonBody,
+    JsonExpression,
     JsonProperty,
     JsonValue,
     StringPositions,
@@ -845,52 +846,21 @@ def render_string(node: JsonValue, values: dict[str, Any], **kwargs: Any) -> Any
         raise EvalError(_template_error(exc, node)) from None
 
 
-class LegacyExpression:
-    """A JSON value of a legacy template; its strings are Go templates."""
+class LegacyExpression(JsonExpression):
+    """A JSON value of a legacy template; its strings are Go templates, its keys plain."""
 
-    def __init__(self, node: JsonValue, filename: str, text: str = ""):
-        self.node = node
-        self.filename = filename
-        self._text = text
+    def _key(self, prop: Any, scope: Scope) -> Any:
+        return prop.name
 
-    @property
-    def range(self) -> Range:
-        return self.node.range
+    def _string(self, node: JsonValue, scope: Scope) -> Any:
+        return render_string(node, scope.values)
 
-    def evaluate(self, scope: Scope) -> Any:
-        return self._eval(self.node, scope.values)
-
-    def _eval(self, node: JsonValue, values: dict[str, Any]) -> Any:
-        if node.kind == "string":
-            return render_string(node, values)
-        if node.kind == "array":
-            return [self._eval(item, values) for item in node.items]
-        if node.kind == "object":
-            return {p.name: self._eval(p.value, values) for p in node.props}
-        return node.value
-
-    def references(self) -> list[Reference]:
-        out: list[Reference] = []
-        stack = [self.node]
-        while stack:
-            node = stack.pop()
-            if node.kind == "string":
-                mapper = StringPositions(node)
-                for names, start, end in go_template_references(node.value):
-                    at = Range(self.filename, mapper.pos(start), mapper.pos(end))
-                    out.append(Reference(names, at))
-            elif node.kind == "array":
-                stack.extend(reversed(node.items))
-            elif node.kind == "object":
-                stack.extend(reversed([p.value for p in node.props]))
-        return out
-
-    def source_text(self) -> str:
-        if self._text:
-            return self._text[self.node.start : self.node.end]
-        import json
-
-        return json.dumps(self.node.plain())
+    def _string_references(self, node: JsonValue) -> list[Reference]:
+        mapper = StringPositions(node)
+        return [
+            Reference(names, Range(self.filename, mapper.pos(start), mapper.pos(end)))
+            for names, start, end in go_template_references(node.value)
+        ]
 
     def static_traversal(self) -> tuple[str, ...] | None:
         return None
