@@ -15,20 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from kiln.cli.main import HEAVY_MODULES as HEAVY
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-#: Libraries that must never be imported to validate a template.
-HEAVY = (
-    "httpx",
-    "boto3",
-    "botocore",
-    "paramiko",
-    "docker",
-    "requests",
-    "cryptography",
-    "yaml",
-    "bcrypt",
-)
 
 HCL2_EXAMPLES = sorted(p.name for p in EXAMPLES.iterdir() if any(p.glob("*.pkr.hcl")))
 

@@ -14,6 +14,20 @@ import traceback
 
 from kiln.cli.flags import UsageError
 
+#: Libraries that ``kiln validate`` must never import: start-up stays lean. Checked by
+#: tests/test_startup.py and reported by bench/validate.py.
+HEAVY_MODULES = (
+    "httpx",
+    "boto3",
+    "botocore",
+    "paramiko",
+    "docker",
+    "requests",
+    "cryptography",
+    "yaml",
+    "bcrypt",
+)
+
 COMMANDS = {
     "console": "console",
     "fmt": "fmt",
