@@ -126,3 +126,11 @@ def unsupported_block(name: str, where: str, candidates: Iterable[str], at: Rang
         f'Blocks of type "{name}" are not expected {where}.{did_you_mean(name, candidates)}',
         at,
     )
+
+
+def duplicate_argument(name: str, at: Range, first: Range) -> Diagnostic:
+    return error(
+        "Duplicate argument",
+        f'The argument "{name}" was already set at {first}. Each argument may be set only once.',
+        at,
+    )

@@ -25,6 +25,7 @@ from kiln.hcl.body import (
     Reference,
     Schema,
     did_you_mean,
+    duplicate_argument,
     unsupported_argument,
     unsupported_block,
 )
@@ -144,7 +145,11 @@ class NativeBody:
         where = "here"
         for attr in self._attrs:
             if attr.name in out.attributes:
-                out.diagnostics.append(_duplicate_argument(attr, out.attributes[attr.name]))
+                out.diagnostics.append(
+                    duplicate_argument(
+                        attr.name, attr.name_range, out.attributes[attr.name].name_range
+                    )
+                )
                 continue
             if not schema.open_attributes and attr.name not in schema.attributes:
                 if attr.name in schema.blocks:
@@ -200,7 +205,9 @@ class NativeBody:
         diags: list[Diagnostic] = []
         for attr in self._attrs:
             if attr.name in attrs:
-                diags.append(_duplicate_argument(attr, attrs[attr.name]))
+                diags.append(
+                    duplicate_argument(attr.name, attr.name_range, attrs[attr.name].name_range)
+                )
             else:
                 attrs[attr.name] = attr
         for block in self._blocks:
@@ -263,15 +270,6 @@ def _string_literal_text(part: Node) -> str:
     if child.kind == "STRING_CHARS":
         return unescape(child.text())
     return child.text()
-
-
-def _duplicate_argument(attr: Attribute, first: Attribute) -> Diagnostic:
-    return error(
-        "Duplicate argument",
-        f'The argument "{attr.name}" was already set at {first.name_range}. '
-        "Each argument may be set only once.",
-        attr.name_range,
-    )
 
 
 def _label_count_error(block: Block, want: int, names: tuple[str, ...]) -> Diagnostic:

@@ -33,7 +33,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kiln.hcl.body import Attribute, Block, Content, Expression, Reference, Schema, did_you_mean
+from kiln.hcl.body import (
+    Attribute,
+    Block,
+    Content,
+    Expression,
+    Reference,
+    Schema,
+    did_you_mean,
+    duplicate_argument,
+)
 from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Pos, Range, error
 
 if TYPE_CHECKING:
@@ -674,7 +683,9 @@ class JsonBody:
             if schema.open_attributes or prop.name in schema.attributes:
                 if prop.name in out.attributes:
                     out.diagnostics.append(
-                        _duplicate_argument(prop, out.attributes[prop.name].name_range)
+                        duplicate_argument(
+                            prop.name, prop.name_range, out.attributes[prop.name].name_range
+                        )
                     )
                     continue
                 out.attributes[prop.name] = self._attribute(prop)
@@ -767,7 +778,9 @@ class JsonBody:
         diags: list[Diagnostic] = []
         for prop in self.props:
             if prop.name in attrs:
-                diags.append(_duplicate_argument(prop, attrs[prop.name].name_range))
+                diags.append(
+                    duplicate_argument(prop.name, prop.name_range, attrs[prop.name].name_range)
+                )
                 continue
             attrs[prop.name] = self._attribute(prop)
         return attrs, diags
@@ -789,15 +802,6 @@ class JsonBody:
                     continue
             attrs.setdefault(prop.name, self._attribute(prop))
         return attrs, blocks
-
-
-def _duplicate_argument(prop: JsonProperty, first: Range) -> Diagnostic:
-    return error(
-        "Duplicate argument",
-        f'The argument "{prop.name}" was already set at {first}. '
-        "Each argument may be set only once.",
-        prop.name_range,
-    )
 
 
 def parse_json_body(text: str, filename: str) -> JsonBody:
