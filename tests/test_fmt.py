@@ -82,6 +82,9 @@ INVALID = {
     "nested_splat": ("a = x.*.*\n", 1, 8),
     "for_as_first_object_key": ("a = { for = 1 }\n", 1, 7),
     "invalid_character": ("a = 1 ^ 2\n", 1, 7),
+    "newline_after_operator": ("a = 1 +\n  2\n", 1, 8),
+    "newline_after_operator_in_object": ("a = {\n  b = x ?\n  1 : 2\n}\n", 2, 10),
+    "namespaced_function": ("a = x::y(1)\n", 1, 6),
 }
 
 

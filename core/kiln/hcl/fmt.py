@@ -7,9 +7,10 @@ then rewrites only the spaces *between* tokens. This module does the same:
    of Go's ``hclsyntax`` scanner). A small scanner is needed because python-hcl2's Lark
    tokens do not match HCL's: its strings and heredocs are single tokens, while
    hclwrite reformats the tokens *inside* ``${ }`` and ``%{ }`` sequences; its comments
-   are merged with newlines; and ``-1`` is one token for it but two for HCL. Nothing
-   here builds a tree: the grammar is checked by python-hcl2 (:func:`_check_syntax`),
-   because Packer refuses to format a file that does not parse.
+   are merged with newlines; and ``-1`` is one token for it but two for HCL. The
+   scanner builds no tree: the grammar is checked by python-hcl2 (:func:`_check_syntax`,
+   with the few HCL rules that grammar lets through), because Packer refuses to format
+   a file that does not parse.
 2. The tokens are cut into lines, and each line into up to three cells: the *lead*,
    the *assign* cell (from ``=`` on, when the line holds a whole attribute) and a
    trailing line comment.
@@ -17,9 +18,9 @@ then rewrites only the spaces *between* tokens. This module does the same:
    rules on each pair of neighbouring tokens, and the ``=`` signs and trailing comments
    of consecutive lines are aligned in columns.
 
-Heredoc bodies and string literals keep their text; newlines are never added or
-removed; spaces at the very end of a file without a final newline are kept, as Packer
-keeps them.
+The literal text of strings and heredocs is kept as it is (the expressions in their
+``${ }`` are formatted like any other); newlines are never added or removed; spaces
+at the very end of a file without a final newline are kept, as Packer keeps them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from kiln.hcl.diagnostics import DiagnosticError, Pos, Range, error
@@ -183,11 +185,6 @@ def format_source(text: str, filename: str) -> str:
         tokens[0].spaces += 3
     _format(tokens)
     return "".join(" " * t.spaces + t.text for t in tokens)
-
-
-def format_tokens(text: str, filename: str = "<input>") -> list[Token]:
-    """The token stream of ``text``, as the formatter sees it (for tests and tools)."""
-    return _scan(text, filename)
 
 
 # --- scanning -------------------------------------------------------------------------
@@ -433,6 +430,8 @@ def _pos(src: str, offset: int) -> Pos:
 
 # --- syntax check ---------------------------------------------------------------------
 
+_NESTING_OPEN = frozenset({OPAREN, OBRACK, OBRACE, INTERP, CONTROL, OQUOTE, OHEREDOC})
+_NESTING_CLOSE = frozenset({CPAREN, CBRACK, CBRACE, SEQ_END, CQUOTE, CHEREDOC})
 _EXPRESSION_ENDS = frozenset({IDENT, NUMBER, CQUOTE, CHEREDOC, CPAREN, CBRACK, CBRACE})
 
 
@@ -447,6 +446,15 @@ def _check_syntax(src: str, tokens: list[Token], filename: str) -> None:
     from hcl2.parser import parser
     from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+    colons = next((t for t in tokens if t.kind == DOUBLE_COLON), None)
+    if colons is not None:
+        raise _syntax_error(
+            src,
+            filename,
+            colons.start,
+            "Invalid syntax",
+            "Unexpected '::' here: HCL as Packer 1.6.6 reads it has no namespaced function names.",
+        )
     _check_templates(tokens, src, filename)
     chars = _grammar_view(src, tokens)
     try:
@@ -600,7 +608,10 @@ def _check_templates(tokens: list[Token], src: str, filename: str) -> None:
                     f"%{{ end{'if' if word == 'else' else word} }}.",
                 )
         elif tok.kind == CONTROL and frames:
-            word = tokens[k + 1].text if tokens[k + 1].kind == IDENT else ""
+            j = k + 1
+            while tokens[j].kind in (NEWLINE, COMMENT):
+                j += 1  # HCL skips newlines and comments inside a directive
+            word = tokens[j].text if tokens[j].kind == IDENT else ""
             stack = frames[-1]
             top = stack[-1][0] if stack else ""
             if word in ("if", "for"):
@@ -610,7 +621,7 @@ def _check_templates(tokens: list[Token], src: str, filename: str) -> None:
                 raise _syntax_error(
                     src,
                     filename,
-                    tokens[k + 1].start,
+                    tokens[j].start,
                     "Invalid template control keyword",
                     'A template directive starts with "if", "for", "else", "endif" or "endfor".',
                 )
@@ -683,8 +694,8 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
             k += 1
         return tokens[k]
 
-    def after(node: Any) -> Token:
-        """The first token after ``node``'s last one, block comments skipped."""
+    def last_index(node: Any) -> int:
+        """The index of ``node``'s last token."""
         last = None
         for leaf in node.scan_values(lambda v: isinstance(v, LarkToken)):
             if leaf.type == "NL_OR_COMMENT" or leaf.end_pos is None:
@@ -692,9 +703,27 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
             if last is None or leaf.end_pos > last.end_pos:
                 last = leaf
         assert last is not None
-        # Heredoc tokens of the grammar swallow the newline after the closing marker.
-        end = last.start_pos + len(str(last).rstrip("\r\n"))
-        return next_visible(index_at(end - 1))
+        return index_at(last.end_pos - 1)
+
+    def after(node: Any) -> Token:
+        """The first token after ``node``'s last one, block comments skipped."""
+        return next_visible(last_index(node))
+
+    def on_one_line(node: Any) -> None:
+        """An expression goes on past a newline only inside brackets or templates."""
+        depth = 0
+        for tok in tokens[index_at(node.meta.start_pos) : last_index(node) + 1]:
+            if tok.kind in _NESTING_OPEN:
+                depth += 1
+            elif tok.kind in _NESTING_CLOSE:
+                depth -= 1
+            elif depth == 0 and _ends_line(tok):
+                raise fail(
+                    tok,
+                    "Invalid expression",
+                    "An expression can go on over several lines only inside parentheses, "
+                    "brackets or braces: wrap it in ( ) or join the lines.",
+                )
 
     def ends_line(tok: Token) -> bool:
         return tok.kind == EOF or _ends_line(tok)
@@ -764,6 +793,7 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
                     )
                 )
                 continue
+            on_one_line(item)
             tok = after(item)
             if one_line:
                 if tok.start != rbrace:
@@ -796,6 +826,8 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
                     'An object whose first key is "for" reads as a for expression; quote '
                     'the key ("for") to use it as a name.',
                 )
+        for elem in elems:
+            on_one_line(elem)
         for elem in elems[:-1]:
             tok = after(elem)
             if tok.kind != COMMA and not ends_line(tok):
@@ -941,8 +973,6 @@ def _space_after(subject: Token, before: Token, after: Token) -> bool:
         return False
     if s == IDENT and a == OPAREN:
         return False  # a function call
-    if (s == IDENT and a == DOUBLE_COLON) or (s == DOUBLE_COLON and a == IDENT):
-        return False  # a namespaced function name
     if s == DOT or a == DOT:
         return False
     if a in (COMMA, ELLIPSIS):
@@ -971,9 +1001,12 @@ def _space_after(subject: Token, before: Token, after: Token) -> bool:
     return _bracket_change(after) >= 0
 
 
-def _align(lines: list[_Line], cell_of: object, width_of: object) -> None:
+def _align(
+    lines: list[_Line],
+    cell_of: Callable[[_Line], list[Token]],
+    width_of: Callable[[_Line], int],
+) -> None:
     """Pad the first token of a cell so that it lines up across consecutive lines."""
-    assert callable(cell_of) and callable(width_of)
     chain: list[tuple[_Line, int]] = []
 
     def close() -> None:
