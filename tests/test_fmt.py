@@ -317,6 +317,14 @@ def test_a_bad_file_does_not_stop_the_others(kiln: Kiln, tmp_path: Path) -> None
     assert (tmp_path / "b.pkr.hcl").read_text() == "b = 1\n"
 
 
+def test_directory_without_hcl2_files_is_an_error_like_packer(kiln: Kiln, tmp_path: Path) -> None:
+    (tmp_path / "template.json").write_text("{}\n")
+    expected = _run_packer("fmt", ".", cwd=tmp_path)
+    result = kiln("fmt", str(tmp_path))
+    assert expected.returncode == result.code == 1
+    assert "contains HCL2 configuration data" in result.err
+
+
 def test_missing_path_exits_1(kiln: Kiln, tmp_path: Path) -> None:
     result = kiln("fmt", str(tmp_path / "nope.pkr.hcl"))
     assert result.code == 1

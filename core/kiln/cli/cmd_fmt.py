@@ -97,7 +97,18 @@ def run(argv: list[str]) -> int:
 def _files(path: str, recursive: bool) -> Iterator[str]:
     """The files ``path`` stands for, in Packer's order: templates, then variable files."""
     if os.path.isdir(path):
-        yield from _directory(path, recursive)
+        found = list(_directory(path, recursive))
+        if not found:
+            raise DiagnosticError(
+                [
+                    error(
+                        f"Cannot tell whether {path} contains HCL2 configuration data",
+                        "The directory has no .pkr.hcl or .pkrvars.hcl file"
+                        + ("." if recursive else " (-recursive looks in subdirectories)."),
+                    )
+                ]
+            )
+        yield from found
         return
     if not os.path.exists(path):
         raise DiagnosticError(
