@@ -1191,6 +1191,27 @@ class _Structure:
     def cleanup(self, prop: JsonProperty) -> None:
         self.tpl.cleanup = self._provisioner(prop.value, "error-cleanup-provisioner")
 
+    def _only_except(self, item: Any, node: JsonValue, what: str) -> None:
+        """A provisioner's or post-processor's ``only``/``except`` builder names."""
+        for key in ("only", "except"):
+            value = node.get(key)
+            if value is None:
+                continue
+            refs = self._names(value, f'"{key}" of {what}')
+            if refs is not None:
+                setattr(
+                    item,
+                    "only" if key == "only" else "except_",
+                    self._builder_refs(refs, what, key),
+                )
+        if node.get("only") is not None and node.get("except") is not None:
+            except_node = next(p for p in node.props if p.name == "except")
+            self.add(
+                f"Invalid {what}",
+                "Only one of 'only' or 'except' may be specified.",
+                except_node.name_range,
+            )
+
     def _provisioner(self, node: JsonValue, what: str) -> RawProvisioner | None:
         if node.kind != "object":
             self.add(f"Invalid {what}", "A provisioner is a JSON object.", node.range)
@@ -1204,24 +1225,7 @@ class _Structure:
             )
             return None
         prov = RawProvisioner(type_node.value, node, type_node)
-        for key in ("only", "except"):
-            value = node.get(key)
-            if value is None:
-                continue
-            refs = self._names(value, f'"{key}" of {what}')
-            if refs is not None:
-                setattr(
-                    prov,
-                    "only" if key == "only" else "except_",
-                    self._builder_refs(refs, what, key),
-                )
-        if node.get("only") is not None and node.get("except") is not None:
-            except_node = next(p for p in node.props if p.name == "except")
-            self.add(
-                f"Invalid {what}",
-                "Only one of 'only' or 'except' may be specified.",
-                except_node.name_range,
-            )
+        self._only_except(prov, node, what)
         override = node.get("override")
         if override is not None:
             if override.kind != "object":
@@ -1326,19 +1330,7 @@ class _Structure:
                 self.add(f"Invalid {what} name", "A string is required.", name.range)
             else:
                 pp.name = name.value
-        for key in ("only", "except"):
-            value = node.get(key)
-            if value is None:
-                continue
-            refs = self._names(value, f'"{key}" of {what}')
-            if refs is not None:
-                setattr(
-                    pp, "only" if key == "only" else "except_", self._builder_refs(refs, what, key)
-                )
-        if node.get("only") is not None and node.get("except") is not None:
-            self.add(
-                f"Invalid {what}", "Only one of 'only' or 'except' may be specified.", node.range
-            )
+        self._only_except(pp, node, what)
         keep = node.get("keep_input_artifact")
         if keep is not None:
             if keep.kind != "bool":
