@@ -97,6 +97,16 @@ class DiagnosticError(Exception):
         super().__init__("; ".join(d.summary for d in self.diagnostics))
 
 
+def read_source(path: str, what: str = "file") -> str:
+    """A template or variables file's text; DiagnosticError naming it if unreadable."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        failure = error(f"Failed to read {what}", f'Cannot read "{path}": {exc}.')
+        raise DiagnosticError([failure]) from None
+
+
 class SourceCache:
     """Source texts by file name, so diagnostics can quote the line they point at."""
 

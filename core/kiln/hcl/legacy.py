@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kiln.hcl.body import Reference, did_you_mean
-from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Pos, Range, error, warning
+from kiln.hcl.diagnostics import (
+    Diagnostic,
+    DiagnosticError,
+    Pos,
+    Range,
+    error,
+    read_source,
+    warning,
+)
 from kiln.hcl.jsonsyntax import (
     JsonBody,
     JsonExpression,
@@ -871,32 +879,17 @@ class LegacyBody(JsonBody):
 
     dynamic_blocks = False
 
-    def __init__(
-        self,
-        props: list[JsonProperty],
-        range_: Range,
-        filename: str,
-        *,
-        text: str = "",
-        expression: Any = LegacyExpression,
-        comment_key: str | None = None,
-        skip: frozenset[str] = frozenset(),
-    ):
-        super().__init__(
-            props,
-            range_,
-            filename,
-            text=text,
-            expression=expression,
-            comment_key=comment_key,
-            skip=skip,
-        )
+
+#: Legacy bodies: Go-template strings, and no "//" comment key.
+_LEGACY_BODY: dict[str, Any] = {"expression": LegacyExpression, "comment_key": None}
 
 
 def _body(node: JsonValue, filename: str, text: str, skip: tuple[str, ...]) -> LegacyBody:
     if node.kind != "object":
-        return LegacyBody([], node.range, filename, text=text)
-    return LegacyBody(node.props, node.range, filename, text=text, skip=frozenset(skip))
+        return LegacyBody([], node.range, filename, text=text, **_LEGACY_BODY)
+    return LegacyBody(
+        node.props, node.range, filename, text=text, skip=frozenset(skip), **_LEGACY_BODY
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -1344,14 +1337,7 @@ class _Structure:
 
 def read_legacy(path: str) -> tuple[LegacyTemplate, list[Diagnostic]]:
     """Read a legacy template's structure: DiagnosticError if it is not a JSON object."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DiagnosticError(
-            [error("Failed to read template", f'Cannot read "{path}": {exc}.')]
-        ) from None
-    reader = _Structure(path, text)
+    reader = _Structure(path, read_source(path, "template"))
     tpl = reader.read()
     return tpl, reader.diags
 
@@ -1541,15 +1527,7 @@ class _Loader:
 
     def var_file(self, path: str) -> dict[str, JsonValue]:
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            self.diags.append(
-                error("Failed to read variables file", f'Cannot read "{path}": {exc}.')
-            )
-            return {}
-        try:
-            doc = parse_json(text, path)
+            doc = parse_json(read_source(path, "variables file"), path)
         except DiagnosticError as exc:
             self.diags.extend(exc.diagnostics)
             return {}

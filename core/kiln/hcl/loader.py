@@ -16,7 +16,15 @@ from typing import Any
 
 from kiln import PACKER_COMPAT_VERSION
 from kiln.hcl.body import Attribute, Block, BlockSpec, Body, Content, Expression, Schema
-from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Diagnostics, Range, error, warning
+from kiln.hcl.diagnostics import (
+    Diagnostic,
+    DiagnosticError,
+    Diagnostics,
+    Range,
+    error,
+    read_source,
+    warning,
+)
 from kiln.hcl.durations import parse_duration
 from kiln.hcl.eval import EvalError, NativeBody, NativeExpression, Scope, type_from_node
 from kiln.hcl.model import (
@@ -209,13 +217,7 @@ class _Loader:
         return template
 
     def _parse(self, filename: str) -> Body:
-        try:
-            with open(filename, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DiagnosticError(
-                [error("Failed to read file", f'Cannot read "{filename}": {exc}.')]
-            ) from None
+        text = read_source(filename)
         if filename.endswith(".json"):
             from kiln.hcl.jsonsyntax import parse_json_body
 
