@@ -906,8 +906,6 @@ class _Evaluator:
                     else self._index(item, step)
                 )
             out.append(item)
-        if isinstance(base, HclSet):
-            return out
         return out
 
     # -- for expressions ----------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiln import PACKER_COMPAT_VERSION
-from kiln.hcl.body import Attribute, Block, BlockSpec, Body, Content, Expression, Schema
+from kiln.hcl.body import Attribute, Block, BlockSpec, Body, Expression, Schema
 from kiln.hcl.diagnostics import (
     Diagnostic,
     DiagnosticError,
@@ -240,7 +240,7 @@ class _Loader:
         # Imported here: packaging costs start-up time that only a packer block needs.
         from kiln.hcl.requirements import ConstraintError, parse_constraint
 
-        value = self._static_value(attr.expr, "required_version")
+        value = self._static_value(attr.expr)
         if value is NO_VALUE:
             return
         if not isinstance(value, str):
@@ -276,7 +276,7 @@ class _Loader:
         attrs, diags = block.body.just_attributes()
         self.diags.extend(diags)
         for name, attr in attrs.items():
-            value = self._static_value(attr.expr, f"required_plugins.{name}")
+            value = self._static_value(attr.expr)
             if value is NO_VALUE:
                 continue
             if not isinstance(value, dict):
@@ -353,7 +353,7 @@ class _Loader:
                 continue
             template.required_plugins[name] = RequiredPlugin(name, source, version, attr.range)
 
-    def _static_value(self, expr: Expression, what: str) -> Any:
+    def _static_value(self, expr: Expression) -> Any:
         """Evaluate an expression that may not refer to anything (no var, no local)."""
         try:
             return expr.evaluate(Scope())
@@ -425,7 +425,7 @@ class _Loader:
                 )
         for flag in ("sensitive", "nullable"):
             if flag in attrs:
-                value = self._static_value(attrs[flag].expr, flag)
+                value = self._static_value(attrs[flag].expr)
                 if isinstance(value, bool):
                     setattr(var, flag, value)
                 elif value is not NO_VALUE:
@@ -437,7 +437,7 @@ class _Loader:
                         )
                     )
         if "description" in attrs:
-            value = self._static_value(attrs["description"].expr, "description")
+            value = self._static_value(attrs["description"].expr)
             if isinstance(value, str):
                 var.description = value
         if "default" in attrs:
@@ -489,7 +489,7 @@ class _Loader:
                     )
                 )
                 return
-        text = self._static_value(message.expr, "error_message")
+        text = self._static_value(message.expr)
         if isinstance(text, str) and not _valid_error_message(text):
             self.diags.add(
                 error(
@@ -712,7 +712,7 @@ class _Loader:
                     continue
                 local = Local(block.labels[0], expr.expr, block.range)
                 if "sensitive" in content.attributes:
-                    flag = self._static_value(content.attributes["sensitive"].expr, "sensitive")
+                    flag = self._static_value(content.attributes["sensitive"].expr)
                     local.sensitive = flag is True
                 self._add_local(defs, local)
         return defs
@@ -766,7 +766,7 @@ class _Loader:
                 )
             )
             return
-        values = self.scope_values(template)
+        values = template_scope_values(template)
         failed: set[str] = set()
         for key in order:
             if any(d in failed for d in deps[key]):
@@ -802,10 +802,6 @@ class _Loader:
         if self.opts.execute_datasource is None:
             return UNKNOWN
         return self.opts.execute_datasource(ds, config)
-
-    @staticmethod
-    def scope_values(template: Template) -> dict[str, Any]:
-        return template_scope_values(template)
 
     # -- sources and builds ---------------------------------------------------
 
@@ -843,7 +839,7 @@ class _Loader:
             for attr_name in ("name", "description"):
                 attr = content.attributes.get(attr_name)
                 if attr is not None:
-                    value = self._static_value(attr.expr, attr_name)
+                    value = self._static_value(attr.expr)
                     if isinstance(value, str):
                         setattr(build, attr_name, value)
                     elif value is not NO_VALUE:
@@ -957,22 +953,19 @@ class _Loader:
         attrs, _ = block.body.all_items()
         alias = None
         if "name" in attrs:
-            value = self._static_value(attrs["name"].expr, "name")
+            value = self._static_value(attrs["name"].expr)
             if isinstance(value, str):
                 alias = value
         build.sources.append(BuildSource(key[0], key[1], block.range, alias, block.body))
 
-    def _meta_content(self, block: Block, meta: tuple[str, ...]) -> Content:
-        attrs, _blocks = block.body.all_items()
-        content = Content()
-        for name in meta:
-            if name in attrs:
-                content.attributes[name] = attrs[name]
-        return content
+    def _meta_attributes(self, block: Block, meta: tuple[str, ...]) -> dict[str, Attribute]:
+        """The meta-arguments among a component block's attributes."""
+        attrs, _ = block.body.all_items()
+        return {name: attrs[name] for name in meta if name in attrs}
 
     def _provisioner(self, block: Block) -> Provisioner | None:
         prov = Provisioner(block.labels[0], block.body, block.range)
-        attrs = self._meta_content(block, PROVISIONER_META).attributes
+        attrs = self._meta_attributes(block, PROVISIONER_META)
         self._name_only_except(prov, attrs)
         for name in ("pause_before", "timeout"):
             if name in attrs:
@@ -985,7 +978,7 @@ class _Loader:
 
     def _post_processor(self, block: Block) -> PostProcessor | None:
         pp = PostProcessor(block.labels[0], block.body, block.range)
-        attrs = self._meta_content(block, POST_PROCESSOR_META).attributes
+        attrs = self._meta_attributes(block, POST_PROCESSOR_META)
         self._name_only_except(pp, attrs)
         if "keep_input_artifact" in attrs:
             self.deferred.append((pp, "keep_input_artifact", attrs["keep_input_artifact"]))
@@ -995,7 +988,7 @@ class _Loader:
         self, item: Provisioner | PostProcessor, attrs: dict[str, Attribute]
     ) -> None:
         if "name" in attrs:
-            value = self._static_value(attrs["name"].expr, "name")
+            value = self._static_value(attrs["name"].expr)
             if isinstance(value, str):
                 item.name = value
         for key, target in (("only", "only"), ("except", "except_")):
