@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from kiln.cli.common import add_var_flags, parse_var_flags, print_diagnostics
+from kiln.cli.common import add_var_flags, load_template, print_diagnostics
 from kiln.cli.flags import FlagSet, UsageError
 from kiln.hcl.diagnostics import DiagnosticError, SourceCache
 from kiln.hcl.eval import EvalError, NativeExpression, Scope
-from kiln.hcl.loader import LoadOptions, load, template_scope_values
+from kiln.hcl.loader import template_scope_values
 from kiln.hcl.syntax import Source, parse_expression
 from kiln.hcl.values import UNKNOWN, format_console
 from kiln.ui.redact import redact_text
@@ -38,11 +38,7 @@ def run(argv: list[str]) -> int:
         raise UsageError("kiln console takes at most one template path.")
     scope = Scope(values={"var": {}, "local": {}, "path": {"root": "."}})
     if args:
-        options = LoadOptions(
-            vars=parse_var_flags(values), var_files=values["var-file"], warn_undeclared_vars=False
-        )
-        template, diags = load(args[0], options)
-        print_diagnostics(diags)
+        template, diags = load_template(args[0], values, warn_undeclared_vars=False)
         if template is None or diags.has_errors:
             return 1
         scope_values = template_scope_values(template)

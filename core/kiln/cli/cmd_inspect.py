@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from kiln.cli.common import add_var_flags, one_path, parse_var_flags, print_diagnostics
+from kiln.cli.common import add_var_flags, load_template, one_path
 from kiln.cli.flags import FlagSet
-from kiln.hcl.loader import LoadOptions, load
 from kiln.hcl.model import NO_VALUE, Template
 from kiln.hcl.values import format_console, go_quote
 from kiln.ui.redact import PLACEHOLDER, redact_text
@@ -30,11 +29,7 @@ def run(argv: list[str]) -> int:
     add_var_flags(flags)
     values, args = flags.parse(argv)
     path = one_path(args, "inspect")
-    options = LoadOptions(
-        vars=parse_var_flags(values), var_files=values["var-file"], warn_undeclared_vars=False
-    )
-    template, diags = load(path, options)
-    print_diagnostics(diags)
+    template, diags = load_template(path, values, warn_undeclared_vars=False)
     if template is None or diags.has_errors:
         return 1
     sys.stdout.write(redact_text(render_inspect(template)))

@@ -7,6 +7,8 @@ from typing import Any
 
 from kiln.cli.flags import FlagSet, UsageError
 from kiln.hcl.diagnostics import Diagnostic, Diagnostics, SourceCache, render
+from kiln.hcl.loader import LoadOptions, load
+from kiln.hcl.model import Template
 from kiln.ui.redact import redact_text
 
 
@@ -29,6 +31,18 @@ def parse_var_flags(values: dict[str, Any]) -> list[tuple[str, str]]:
             raise UsageError(f'-var "{item}": expected the form name=value')
         pairs.append((name, value))
     return pairs
+
+
+def load_template(
+    path: str, values: dict[str, Any], **options: Any
+) -> tuple[Template | None, Diagnostics]:
+    """Load ``path`` with the -var and -var-file flags given, and print what it found."""
+    load_options = LoadOptions(
+        vars=parse_var_flags(values), var_files=values["var-file"], **options
+    )
+    template, diags = load(path, load_options)
+    print_diagnostics(diags)
+    return template, diags
 
 
 def one_path(args: list[str], command: str, default: str | None = None) -> str:
