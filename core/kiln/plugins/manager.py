@@ -1,0 +1,203 @@
+"""The plugin host: kiln's built-ins and installed plugins in one registry.
+
+Start-up order (after tox): register the built-in components, then load every entry
+point of the ``kiln`` group (from the plugin folders given and from the environment),
+skipping distributions named in ``KILN_DISABLED_PLUGINS``. A plugin that fails to
+import is recorded as one error naming its distribution and version; the others keep
+working. Two components of one kind with one name are refused, naming both providers.
+Core code reads components through the typed accessors, never ``pm.hook.*``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, TypeVar
+
+import pluggy
+
+from kiln import __version__
+from kiln.plugins import hookspec
+from kiln.plugins.types import (
+    BuilderSpec,
+    ComponentSpec,
+    DatasourceSpec,
+    PostProcessorSpec,
+    ProvisionerSpec,
+)
+
+ENTRY_POINT_GROUP = "kiln"
+BUILTIN = "kiln"
+
+S = TypeVar("S", bound=ComponentSpec)
+
+
+class PluginError(Exception):
+    """A plugin problem the user must fix (a conflict, an unknown component)."""
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Which distribution registered a plugin module."""
+
+    distribution: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.distribution} {self.version}"
+
+
+@dataclass(frozen=True)
+class Installed:
+    """One row of ``kiln plugins installed``."""
+
+    kind: str
+    name: str
+    provider: Provider
+    summary: str
+
+
+class PluginManager(pluggy.PluginManager):
+    def __init__(self) -> None:
+        super().__init__(hookspec.PROJECT)
+        self.add_hookspecs(hookspec.KilnSpecs)
+        self.providers: dict[str, Provider] = {}  # plugin name -> provider
+        self.load_errors: list[str] = []
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    # -- loading ------------------------------------------------------------------
+
+    def add_plugin(self, module: object, name: str, provider: Provider) -> None:
+        """Register one plugin module (or object) on behalf of ``provider``."""
+        self.register(module, name=name)
+        self.providers[name] = provider
+        self._cache.clear()
+
+    def load_builtins(self) -> None:
+        from kiln.builtin import plugin
+
+        self.add_plugin(plugin, "kiln.builtin", Provider(BUILTIN, __version__))
+
+    def load_entrypoints(self, paths: Sequence[str] = ()) -> None:
+        """Load the ``kiln`` entry points of the distributions in ``paths`` and on
+        ``sys.path``; a folder in ``paths`` wins over the environment for a name."""
+        disabled = _disabled()
+        for folder in paths:
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+        seen: set[str] = set()
+        for dist in _distributions(paths):
+            dist_name = _normalize(dist.metadata["Name"] or "")
+            if dist_name in seen:
+                continue
+            seen.add(dist_name)
+            provider = Provider(dist.metadata["Name"], dist.version)
+            for ep in dist.entry_points:
+                if ep.group != ENTRY_POINT_GROUP:
+                    continue
+                if dist_name in disabled or ep.name in disabled:
+                    continue
+                try:
+                    module = ep.load()
+                except Exception as exc:
+                    self.load_errors.append(
+                        f'The plugin "{provider.distribution}" (version {provider.version}) '
+                        f'failed to load its entry point "{ep.name} = {ep.value}": '
+                        f"{type(exc).__name__}: {exc}. Its components are unavailable; "
+                        "reinstall it with 'kiln init -upgrade', or disable it with "
+                        f"KILN_DISABLED_PLUGINS={provider.distribution}."
+                    )
+                    continue
+                self.add_plugin(module, f"{dist_name}:{ep.name}", provider)
+
+    # -- typed accessors ------------------------------------------------------------
+
+    def builders(self) -> dict[str, BuilderSpec]:
+        return self._collect("kiln_builders", BuilderSpec)
+
+    def provisioners(self) -> dict[str, ProvisionerSpec]:
+        return self._collect("kiln_provisioners", ProvisionerSpec)
+
+    def post_processors(self) -> dict[str, PostProcessorSpec]:
+        return self._collect("kiln_post_processors", PostProcessorSpec)
+
+    def datasources(self) -> dict[str, DatasourceSpec]:
+        return self._collect("kiln_datasources", DatasourceSpec)
+
+    def provider_of(self, spec: ComponentSpec) -> Provider:
+        return self._cache.setdefault("_provider", {})[f"{spec.kind}:{spec.name}"]
+
+    def installed(self) -> list[Installed]:
+        rows = []
+        for specs in (
+            self.builders(),
+            self.provisioners(),
+            self.post_processors(),
+            self.datasources(),
+        ):
+            for spec in specs.values():
+                rows.append(Installed(spec.kind, spec.name, self.provider_of(spec), spec.summary))
+        return rows
+
+    def _collect(self, hook_name: str, spec_type: type[S]) -> dict[str, S]:
+        if hook_name in self._cache:
+            return self._cache[hook_name]
+        found: dict[str, S] = {}
+        where: dict[str, Provider] = {}
+        providers = self._cache.setdefault("_provider", {})
+        for impl in getattr(self.hook, hook_name).get_hookimpls():
+            provider = self.providers.get(impl.plugin_name, Provider(impl.plugin_name, "?"))
+            for spec in _as_list(impl.function()):
+                if not isinstance(spec, spec_type):
+                    raise PluginError(
+                        f'The plugin "{provider}" returned {spec!r} from {hook_name}; '
+                        f"expected {spec_type.__name__} records."
+                    )
+                if spec.name in found:
+                    raise PluginError(
+                        f'Two plugins provide the {spec.kind} "{spec.name}": '
+                        f'"{where[spec.name]}" and "{provider}". Uninstall or disable one '
+                        "(KILN_DISABLED_PLUGINS=NAME)."
+                    )
+                found[spec.name] = spec
+                where[spec.name] = provider
+                providers[f"{spec.kind}:{spec.name}"] = provider
+        self._cache[hook_name] = found
+        return found
+
+
+def _as_list(result: Any) -> list[Any]:
+    if result is None:
+        return []
+    if isinstance(result, Iterable) and not isinstance(result, (str, bytes, ComponentSpec)):
+        return list(result)
+    return [result]
+
+
+def _disabled() -> set[str]:
+    raw = os.environ.get("KILN_DISABLED_PLUGINS", "")
+    return {_normalize(n) for n in raw.replace(",", " ").split() if n}
+
+
+def _normalize(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _distributions(paths: Sequence[str]) -> Iterable[metadata.Distribution]:
+    if paths:
+        yield from metadata.distributions(path=list(paths))
+    yield from metadata.distributions()
+
+
+def make_manager(paths: Sequence[str] = (), modules: Iterable[ModuleType] = ()) -> PluginManager:
+    """Built-ins, then ``modules`` (registered as-is, for tests), then entry points."""
+    pm = PluginManager()
+    pm.load_builtins()
+    for module in modules:
+        pm.add_plugin(module, module.__name__, Provider(module.__name__, "(unpackaged)"))
+    pm.load_entrypoints(paths)
+    return pm

@@ -1,0 +1,43 @@
+"""Descriptors: what a plugin's hooks yield, one small frozen record per component."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:  # the SDK imports this module: no import at run time
+    from kiln.sdk.components import Builder, Component, Datasource, PostProcessor, Provisioner
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    #: the type name used in templates: ``source "NAME" ...``, ``provisioner "NAME"``
+    name: str
+    component: type[Component]
+    summary: str = ""
+
+    kind: ClassVar[str] = ""
+
+
+@dataclass(frozen=True)
+class BuilderSpec(ComponentSpec):
+    component: type[Builder]
+    kind: ClassVar[str] = "builder"
+
+
+@dataclass(frozen=True)
+class ProvisionerSpec(ComponentSpec):
+    component: type[Provisioner]
+    kind: ClassVar[str] = "provisioner"
+
+
+@dataclass(frozen=True)
+class PostProcessorSpec(ComponentSpec):
+    component: type[PostProcessor]
+    kind: ClassVar[str] = "post-processor"
+
+
+@dataclass(frozen=True)
+class DatasourceSpec(ComponentSpec):
+    component: type[Datasource]
+    kind: ClassVar[str] = "data source"

@@ -1,0 +1,69 @@
+"""kiln's plugin SDK: everything a plugin imports, and nothing else of kiln is public.
+
+See ``docs/plugin-authors.md`` for a walk-through; :mod:`kiln.sdk.components` shows
+a whole minimal plugin.
+"""
+
+from kiln.plugins.hookspec import hookimpl
+from kiln.plugins.types import BuilderSpec, DatasourceSpec, PostProcessorSpec, ProvisionerSpec
+from kiln.sdk.communicator import (
+    DISCONNECTED,
+    Communicator,
+    CommunicatorError,
+    ConnectionInfo,
+    RemoteCmd,
+    run_with_ui,
+)
+from kiln.sdk.components import (
+    HOOK_CLEANUP_PROVISION,
+    HOOK_PROVISION,
+    Artifact,
+    Builder,
+    Datasource,
+    Hook,
+    PostProcessor,
+    Provisioner,
+    StepProvision,
+    build_data,
+)
+from kiln.sdk.config import Config, ConfigError, Duration, option
+from kiln.sdk.context import BuildError, Cancelled, Context
+from kiln.sdk.multistep import Action, StateBag, Step, run_steps
+from kiln.sdk.ui import Progress, Ui
+
+__all__ = [
+    "DISCONNECTED",
+    "HOOK_CLEANUP_PROVISION",
+    "HOOK_PROVISION",
+    "Action",
+    "Artifact",
+    "BuildError",
+    "Builder",
+    "BuilderSpec",
+    "Cancelled",
+    "Communicator",
+    "CommunicatorError",
+    "Config",
+    "ConfigError",
+    "ConnectionInfo",
+    "Context",
+    "Datasource",
+    "DatasourceSpec",
+    "Duration",
+    "Hook",
+    "PostProcessor",
+    "PostProcessorSpec",
+    "Progress",
+    "Provisioner",
+    "ProvisionerSpec",
+    "RemoteCmd",
+    "StateBag",
+    "Step",
+    "StepProvision",
+    "Ui",
+    "build_data",
+    "hookimpl",
+    "option",
+    "run_steps",
+    "run_with_ui",
+]
