@@ -315,13 +315,14 @@ def test_template_errors_have_positions(name: str, summary: str, line: int, colu
 
 
 def test_bad_reference_is_reported_where_it_is_written() -> None:
-    from kiln.engine.check import check_builds
+    from kiln.engine.prepare import prepare_builds
     from kiln.hcl.loader import load
+    from kiln.plugins.manager import make_manager
 
     path = os.path.join(FIXTURES, "errors", "bad_reference.pkr.json")
     template, diags = load(path)
     assert template is not None and not diags.has_errors
-    found = check_builds(template)
+    found = prepare_builds(template, make_manager())[1]
     assert [d.summary for d in found] == ["Unsupported attribute"]
     assert found[0].subject is not None
     assert found[0].subject.start == Pos(4, 67)

@@ -9,10 +9,10 @@ from kiln.cli.common import (
     add_var_flags,
     one_path,
     parse_var_flags,
+    plugin_manager,
     print_diagnostics,
 )
 from kiln.cli.flags import FlagSet
-from kiln.engine.check import check_builds
 from kiln.hcl.loader import LoadOptions, load
 
 HELP = """Usage: kiln validate [options] TEMPLATE
@@ -57,7 +57,10 @@ def run(argv: list[str]) -> int:
     )
     template, diags = load(path, options)
     if template is not None and not diags.has_errors and not values["syntax-only"]:
-        diags.extend(check_builds(template, values["only"], values["except"]))
+        from kiln.engine.prepare import prepare_builds
+
+        pm = plugin_manager()
+        diags.extend(prepare_builds(template, pm, values["only"], values["except"])[1])
     print_diagnostics(diags)
     if diags.has_errors:
         return 1

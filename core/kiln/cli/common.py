@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiln.cli.flags import FlagSet, UsageError
 from kiln.hcl.diagnostics import Diagnostic, Diagnostics, SourceCache, render
 from kiln.hcl.loader import LoadOptions, load
 from kiln.hcl.model import Template
 from kiln.ui.redact import redact_text
+
+if TYPE_CHECKING:
+    from kiln.plugins.manager import PluginManager
 
 
 def add_var_flags(flags: FlagSet) -> None:
@@ -43,6 +46,16 @@ def load_template(
     template, diags = load(path, load_options)
     print_diagnostics(diags)
     return template, diags
+
+
+def plugin_manager() -> PluginManager:
+    """Built-in and installed plugins; a plugin that failed to load is reported, once."""
+    from kiln.plugins.manager import make_manager
+
+    pm = make_manager()
+    for problem in pm.load_errors:
+        sys.stderr.write(f"Error: {redact_text(problem)}\n")
+    return pm
 
 
 def one_path(args: list[str], command: str, default: str | None = None) -> str:

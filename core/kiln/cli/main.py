@@ -29,19 +29,23 @@ HEAVY_MODULES = (
 )
 
 COMMANDS = {
+    "build": "build",
     "console": "console",
     "fmt": "fmt",
     "hcl2_upgrade": "hcl2_upgrade",
     "inspect": "inspect",
+    "plugins": "plugins",
     "validate": "validate",
     "version": "version",
 }
 
 SYNOPSES = {
+    "build": "build image(s) from template",
     "console": "creates a console for testing variable interpolation",
     "fmt": "Rewrites HCL2 config files to canonical format",
     "hcl2_upgrade": "transform a JSON template into an HCL2 configuration",
     "inspect": "see components of a template",
+    "plugins": "Interact with kiln plugins",
     "validate": "check that a template is valid",
     "version": "Prints the kiln version",
 }

@@ -1142,7 +1142,7 @@ def evaluate_body(
             diags.extend(exc.diagnostics)
     for block in blocks:
         if block.type == "dynamic":
-            generated, inner = _expand_dynamic(block, scope)
+            generated, inner = expand_dynamic(block, scope)
             diags.extend(inner)
             if generated:
                 out.setdefault(block.labels[0], []).extend(generated)
@@ -1160,7 +1160,7 @@ DYNAMIC_SCHEMA = Schema(
 )
 
 
-def _expand_dynamic(block: Block, scope: Scope) -> tuple[list[Any], list[Diagnostic]]:
+def expand_dynamic(block: Block, scope: Scope) -> tuple[list[Any], list[Diagnostic]]:
     """A ``dynamic "NAME"`` block: one NAME block per element of ``for_each``."""
     if len(block.labels) != 1:
         return [], [

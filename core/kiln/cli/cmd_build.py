@@ -1,0 +1,174 @@
+"""``kiln build``: run the builds of a template."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import uuid
+from types import FrameType
+
+from kiln.cli.common import (
+    add_filter_flags,
+    add_var_flags,
+    load_template,
+    one_path,
+    plugin_manager,
+    print_diagnostics,
+)
+from kiln.cli.flags import FlagSet, UsageError
+from kiln.engine.prepare import prepare_builds
+from kiln.engine.run import BuildResult, Runner, RunOptions
+from kiln.sdk.components import Artifact
+from kiln.sdk.context import Context
+from kiln.ui.log import setup_logging
+from kiln.ui.terminal import Output, human_duration
+
+HELP = """Usage: kiln build [options] TEMPLATE
+
+  Will execute multiple builds in parallel as defined in the template.
+  The various artifacts created by the template will be outputted.
+
+Options:
+
+  -color=false                  Disable color output. (Default: color)
+  -debug                        Debug mode enabled for builds.
+  -except=foo,bar,baz           Run all builds and post-processors other than these.
+  -only=foo,bar,baz             Build only the specified builds.
+  -force                        Force a build to continue if artifacts exist, deletes
+                                existing artifacts.
+  -machine-readable             Produce machine-readable output.
+  -on-error=[cleanup|abort|ask|run-cleanup-provisioner]
+                                If the build fails do: clean up (default), abort, ask,
+                                or run-cleanup-provisioner.
+  -parallel-builds=1            Number of builds to run in parallel. 1 disables parallelization.
+                                0 means no limit (Default: 0)
+  -fail-fast                    Cancel the other builds as soon as one fails (kiln only).
+  -timestamp-ui                 Enable prefixing of each ui output with an RFC3339 timestamp.
+  -var 'key=value'              Variable for templates, can be used multiple times.
+  -var-file=path                JSON or HCL2 file containing user variables, can be used
+                                multiple times.
+  -warn-on-undeclared-var       Show warnings for variable files containing undeclared variables.
+"""
+
+ON_ERROR = ("cleanup", "abort", "ask", "run-cleanup-provisioner")
+
+
+def _flags() -> FlagSet:
+    flags = FlagSet("build")
+    flags.bool("color", default=True)
+    flags.bool("debug")
+    flags.bool("force")
+    flags.bool("machine-readable")
+    flags.str("on-error", default="cleanup")
+    flags.int("parallel-builds", default=0)
+    flags.bool("fail-fast")
+    flags.bool("timestamp-ui")
+    flags.bool("warn-on-undeclared-var")
+    flags.str("config-type")
+    add_var_flags(flags)
+    add_filter_flags(flags)
+    return flags
+
+
+def run(argv: list[str]) -> int:
+    values, args = _flags().parse(argv)
+    path = one_path(args, "build")
+    if values["on-error"] not in ON_ERROR:
+        raise UsageError(f'-on-error="{values["on-error"]}" is not one of: {", ".join(ON_ERROR)}')
+    if values["parallel-builds"] < 0:
+        raise UsageError("-parallel-builds must be 0 (no limit) or a positive number")
+    setup_logging()
+    template, diags = load_template(
+        path, values, warn_undeclared_vars=values["warn-on-undeclared-var"]
+    )
+    if template is None or diags.has_errors:
+        return 1
+    pm = plugin_manager()
+    root = Context(
+        run_uuid=str(uuid.uuid4()),
+        debug=values["debug"],
+        force=values["force"],
+        on_error=values["on-error"],
+        template_dir=template.root,
+    )
+    builds, problems = prepare_builds(template, pm, values["only"], values["except"], root)
+    print_diagnostics(problems)
+    if any(d.is_error for d in problems):
+        return 1
+    output = Output(
+        color=values["color"] and sys.stdout.isatty(),
+        timestamp=values["timestamp-ui"],
+        machine=values["machine-readable"],
+    )
+    runner = Runner(
+        template, output, root, RunOptions(values["parallel-builds"], values["fail-fast"])
+    )
+    with _interrupts(output, root):
+        results = runner.run(builds)
+    return _summary(output, results, root)
+
+
+class _interrupts:
+    """SIGINT/SIGTERM cancel the builds; a second one only says cleanup is running."""
+
+    def __init__(self, output: Output, root: Context) -> None:
+        self.output = output
+        self.root = root
+        self.previous: dict[int, object] = {}
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.root.cancelled:
+            self.output.error(
+                "==> Cleanup is in progress: kiln waits for it to finish so nothing is left behind."
+            )
+            return
+        self.output.error("==> Interrupt received: cancelling builds and cleaning up...")
+        self.root.cancel()
+
+    def __enter__(self) -> _interrupts:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self.handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def _summary(output: Output, results: list[BuildResult], root: Context) -> int:
+    total = max((r.seconds for r in results), default=0.0)
+    output.say(f"\n==> Wait completed after {human_duration(total)}")
+    failed = [r for r in results if r.error is not None]
+    if root.cancelled:
+        output.error("\n==> Cleanly cancelled builds after being interrupted.")
+        return 1
+    if failed:
+        output.machine("", "error-count", str(len(failed)))
+        output.error("\n==> Some builds didn't complete successfully and had errors:")
+        for result in failed:
+            output.machine(result.name, "error", result.error or "")
+            output.error(f"--> {result.name}: {result.error}")
+    artifacts = [(r.name, a) for r in results if r.error is None for a in r.artifacts]
+    if not artifacts:
+        output.say("\n==> Builds finished but no artifacts were created.")
+    else:
+        output.say("\n==> Builds finished. The artifacts of successful builds are:")
+        for result in results:
+            if result.error is not None or not result.artifacts:
+                continue
+            output.machine(result.name, "artifact-count", str(len(result.artifacts)))
+            for index, artifact in enumerate(result.artifacts):
+                _machine_artifact(output, result.name, index, artifact)
+                output.say(f"--> {result.name}: {artifact.string()}")
+    return 1 if failed else 0
+
+
+def _machine_artifact(output: Output, name: str, index: int, artifact: Artifact) -> None:
+    i = str(index)
+    output.machine(name, "artifact", i, "builder-id", artifact.builder_id)
+    output.machine(name, "artifact", i, "id", artifact.id)
+    output.machine(name, "artifact", i, "string", artifact.string())
+    output.machine(name, "artifact", i, "files-count", str(len(artifact.files)))
+    for n, path in enumerate(artifact.files):
+        output.machine(name, "artifact", i, "file", str(n), path)
+    output.machine(name, "artifact", i, "end")

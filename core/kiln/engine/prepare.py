@@ -1,0 +1,189 @@
+"""Preparing builds: each planned build gets its components, configured and checked.
+
+The builder's configuration (the source block, with the build's overrides) is decoded
+into its declared Config and handed to ``prepare``. Provisioners and post-processors
+are decoded too, so ``validate`` reports every unknown argument and bad value at its
+file and line; they are decoded again when they run, once ``build.*`` is known.
+``prepare`` runs for them here only when their configuration is already fully known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kiln.engine.plan import PlannedBuild, plan
+from kiln.hcl.body import Body, did_you_mean
+from kiln.hcl.decode import MergedBody, config_error, decode, fully_known
+from kiln.hcl.diagnostics import Diagnostic, Range, error, warning
+from kiln.hcl.eval import Scope
+from kiln.hcl.loader import build_scope
+from kiln.hcl.model import PostProcessor, Provisioner, Template
+from kiln.plugins.manager import PluginManager
+from kiln.plugins.types import ComponentSpec, PostProcessorSpec, ProvisionerSpec
+from kiln.sdk.components import Builder, Component
+from kiln.sdk.config import Config, ConfigError
+from kiln.sdk.context import Context
+from kiln.ui.redact import register_secret
+
+
+@dataclass
+class PreparedStep:
+    """A provisioner or post-processor of one build, with its component class."""
+
+    block: Provisioner | PostProcessor
+    spec: ComponentSpec
+
+
+@dataclass
+class PreparedBuild:
+    planned: PlannedBuild
+    builder: Builder
+    ctx: Context
+    provisioners: list[PreparedStep] = field(default_factory=list)
+    error_cleanup: PreparedStep | None = None
+    chains: list[list[PreparedStep]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.planned.name
+
+    def scope(self, template: Template, generated: dict[str, Any] | None = None) -> Scope:
+        return planned_scope(template, self.planned, generated)
+
+
+def prepare_builds(
+    template: Template,
+    pm: PluginManager,
+    only: Sequence[str] = (),
+    except_: Sequence[str] = (),
+    root: Context | None = None,
+) -> tuple[list[PreparedBuild], list[Diagnostic]]:
+    """Every build the filters keep, prepared; diagnostics for all that is wrong."""
+    root = root or Context()
+    builds: list[PreparedBuild] = []
+    diags: list[Diagnostic] = []
+    seen: set[Diagnostic] = set()
+
+    def add(found: list[Diagnostic]) -> None:
+        for diag in found:
+            if diag not in seen:
+                seen.add(diag)
+                diags.append(diag)
+
+    builders = pm.builders()
+    for planned in plan(template, only, except_):
+        source = template.sources[(planned.source.type, planned.source.name)]
+        spec = builders.get(source.type)
+        if spec is None:
+            add([_unknown("builder", source.type, builders, source.range, template)])
+            continue
+        ctx = replace(
+            root.child(),
+            build_name=planned.source_name,
+            builder_type=source.type,
+            template_dir=template.root,
+        )
+        scope = planned_scope(template, planned)
+        body: Body | MergedBody = source.body
+        if planned.source.overrides is not None:
+            body = MergedBody(source.body, planned.source.overrides)
+        builder = spec.component(ctx)
+        config, found = decode(
+            spec.component.config_class, body, scope, f'a "{source.type}" source'
+        )
+        add(found)
+        if config is not None:
+            add(configure(builder, config))
+        prepared = PreparedBuild(planned, builder, ctx)
+        for prov in planned.provisioners():
+            add(_step(template, pm, planned, prov, scope, prepared.provisioners))
+        if planned.build.error_cleanup_provisioner is not None:
+            steps: list[PreparedStep] = []
+            add(_step(template, pm, planned, planned.build.error_cleanup_provisioner, scope, steps))
+            prepared.error_cleanup = steps[0] if steps else None
+        for chain in planned.post_processor_chains(except_):
+            steps = []
+            for pp in chain:
+                add(_step(template, pm, planned, pp, scope, steps))
+            prepared.chains.append(steps)
+        builds.append(prepared)
+    return builds, diags
+
+
+def configure(component: Component, config: Config) -> list[Diagnostic]:
+    """Hand ``config`` to ``prepare`` (when it is fully known): warnings and errors as
+    diagnostics at the line of the option concerned. Registers sensitive values."""
+    for secret in config.sensitive_values():
+        register_secret(secret)
+    if not fully_known(config):
+        component.config = config
+        return []
+    try:
+        warnings = component.prepare(config)
+    except ConfigError as exc:
+        return [config_error(exc, config)]
+    at = getattr(config, "_ranges", {}).get("")
+    return [warning("Warning", text, at) for text in warnings]
+
+
+def provisioner_override(block: Provisioner, planned: PlannedBuild) -> dict[str, Any]:
+    """A provisioner's ``override`` entry for this build: keyed by the source's name
+    (as Packer does) or by ``TYPE.NAME``."""
+    return block.override.get(planned.source_name) or block.override.get(planned.source.ref) or {}
+
+
+def decode_step(
+    step: PreparedStep, planned: PlannedBuild, scope: Scope
+) -> tuple[Config | None, list[Diagnostic]]:
+    block = step.block
+    extra = provisioner_override(block, planned) if isinstance(block, Provisioner) else None
+    kind = "provisioner" if isinstance(block, Provisioner) else "post-processor"
+    return decode(
+        step.spec.component.config_class, block.body, scope, f'a "{block.type}" {kind}', extra=extra
+    )
+
+
+def _step(
+    template: Template,
+    pm: PluginManager,
+    planned: PlannedBuild,
+    block: Provisioner | PostProcessor,
+    scope: Scope,
+    out: list[PreparedStep],
+) -> list[Diagnostic]:
+    known: dict[str, ProvisionerSpec] | dict[str, PostProcessorSpec]
+    if isinstance(block, Provisioner):
+        known, kind = pm.provisioners(), "provisioner"
+    else:
+        known, kind = pm.post_processors(), "post-processor"
+    spec = known.get(block.type)
+    if spec is None:
+        return [_unknown(kind, block.type, known, block.range, template)]
+    step = PreparedStep(block, spec)
+    out.append(step)
+    config, diags = decode_step(step, planned, scope)
+    if config is not None:
+        diags += configure(spec.component(), config)
+    return diags
+
+
+def planned_scope(
+    template: Template, planned: PlannedBuild, generated: dict[str, Any] | None = None
+) -> Scope:
+    """What a component of ``planned`` sees; ``build.*`` unknown until ``generated``."""
+    return build_scope(
+        template, planned.source.type, planned.source_name, planned.build.name, generated
+    )
+
+
+def _unknown(
+    kind: str, name: str, known: dict[str, Any], at: Range, template: Template
+) -> Diagnostic:
+    hint = did_you_mean(name, known)
+    listed = ", ".join(sorted(known)) or "none"
+    detail = f'No installed plugin provides the {kind} "{name}".{hint} Known: {listed}.'
+    if template.required_plugins:
+        detail += " If a required plugin provides it, run 'kiln init' first."
+    return error(f'Unknown {kind} type "{name}"', detail, at)

@@ -1,0 +1,107 @@
+"""Running prepared builds: in parallel, each to its end, cleaned up on every path.
+
+Builds run in worker threads (``-parallel-builds=N``, 0 for no limit); a failing
+build does not stop the others unless ``fail_fast`` is set, in which case the rest
+are cancelled (and clean up). Cancelling the root context (Ctrl-C) cancels every
+build; each still runs its cleanups before :meth:`Runner.run` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from kiln.engine.hook import ProvisionHook
+from kiln.engine.postprocess import run_chains
+from kiln.engine.prepare import PreparedBuild
+from kiln.hcl.model import Template
+from kiln.sdk.components import Artifact
+from kiln.sdk.context import BuildError, Cancelled, Context
+from kiln.ui.terminal import BuildUi, Output, human_duration
+
+log = logging.getLogger("kiln.engine")
+
+
+@dataclass
+class BuildResult:
+    name: str
+    artifacts: list[Artifact] = field(default_factory=list)
+    error: str | None = None
+    cancelled: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class RunOptions:
+    parallel: int = 0
+    fail_fast: bool = False
+
+
+class Runner:
+    def __init__(
+        self, template: Template, output: Output, root: Context, options: RunOptions
+    ) -> None:
+        self.template = template
+        self.output = output
+        self.root = root
+        self.options = options
+
+    def run(self, builds: list[PreparedBuild], poll: float = 0.2) -> list[BuildResult]:
+        """Run every build; returns when all have finished and cleaned up.
+
+        The calling thread only waits (in short slices, so signal handlers run).
+        """
+        if not builds:
+            return []
+        uis = {b.name: self.output.for_build(b.name) for b in builds}
+        if self.output.color:
+            for build in builds:
+                ui = uis[build.name]
+                self.output.emit(
+                    "say", f"{build.name}: output will be in this color.", color=ui.color, bold=True
+                )
+            self.output.say("")
+        workers = self.options.parallel or len(builds)
+        if self.root.debug:
+            workers = 1  # -debug pauses between steps: one build at a time, as Packer does
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
+            futures: dict[Future[BuildResult], str] = {
+                pool.submit(self._build, build, uis[build.name]): build.name for build in builds
+            }
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=poll)
+                if self.options.fail_fast and any(f.result().error for f in done):
+                    self.root.cancel()
+        return [f.result() for f in futures]
+
+    def _build(self, build: PreparedBuild, ui: BuildUi) -> BuildResult:
+        result = BuildResult(build.name)
+        start = time.monotonic()
+        hook = ProvisionHook(self.template, build)
+        try:
+            build.ctx.check()
+            artifact = build.builder.run(ui, hook)
+            if artifact is not None:
+                result.artifacts = run_chains(self.template, build, ui, artifact, hook.generated)
+        except Cancelled:
+            result.cancelled = True
+            result.error = "Build was cancelled."
+        except BuildError as exc:
+            result.error = str(exc)
+        except Exception as exc:  # a component's bug: report it, keep the others going
+            log.exception("build %s failed", build.name)
+            result.error = f"{type(exc).__name__}: {exc}"
+        result.seconds = time.monotonic() - start
+        took = human_duration(result.seconds)
+        if result.cancelled:
+            self.output.error(f"Build '{build.name}' cancelled after {took}.")
+        elif result.error is not None:
+            self.output.error(f"Build '{build.name}' errored after {took}: {result.error}")
+        else:
+            self.output.emit(
+                "say", f"Build '{build.name}' finished after {took}.", color=ui.color, bold=True
+            )
+        return result
