@@ -40,4 +40,4 @@ class PostProcessorSpec(ComponentSpec):
 @dataclass(frozen=True)
 class DatasourceSpec(ComponentSpec):
     component: type[Datasource]
-    kind: ClassVar[str] = "data source"
+    kind: ClassVar[str] = "datasource"
