@@ -29,6 +29,7 @@ from kiln.sdk.components import (
 from kiln.sdk.config import Config, ConfigError, Duration, option
 from kiln.sdk.context import BuildError, Cancelled, Context
 from kiln.sdk.multistep import Action, StateBag, Step, run_steps
+from kiln.sdk.placeholders import interpolate
 from kiln.sdk.ui import Progress, Ui
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "Ui",
     "build_data",
     "hookimpl",
+    "interpolate",
     "option",
     "run_steps",
     "run_with_ui",
