@@ -4,19 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kiln.builtin.builders.file import FileBuilder
+from kiln.builtin.post_processors.artifice import Artifice
+from kiln.builtin.post_processors.checksum import Checksum
+from kiln.builtin.post_processors.compress import Compress
+from kiln.builtin.post_processors.shell_local import ShellLocalPostProcessor
+from kiln.builtin.provisioners.breakpoint import Breakpoint
+from kiln.builtin.provisioners.file import File
+from kiln.builtin.provisioners.shell import Shell
+from kiln.builtin.provisioners.shell_local import ShellLocal
 from kiln.sdk import BuilderSpec, PostProcessorSpec, ProvisionerSpec, hookimpl
+
+
+def _summary(component: type) -> str:
+    """The first line of the component's docstring (``kiln plugins installed``)."""
+    return (component.__doc__ or "").strip().splitlines()[0]
 
 
 @hookimpl
 def kiln_builders() -> Iterator[BuilderSpec]:
-    yield from ()
+    yield BuilderSpec("file", FileBuilder, _summary(FileBuilder))
 
 
 @hookimpl
 def kiln_provisioners() -> Iterator[ProvisionerSpec]:
-    yield from ()
+    for name, component in (
+        ("shell", Shell),
+        ("file", File),
+        ("shell-local", ShellLocal),
+        ("breakpoint", Breakpoint),
+    ):
+        yield ProvisionerSpec(name, component, _summary(component))
 
 
 @hookimpl
 def kiln_post_processors() -> Iterator[PostProcessorSpec]:
-    yield from ()
+    for name, component in (
+        ("shell-local", ShellLocalPostProcessor),
+        ("checksum", Checksum),
+        ("compress", Compress),
+        ("artifice", Artifice),
+    ):
+        yield PostProcessorSpec(name, component, _summary(component))
