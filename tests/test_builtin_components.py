@@ -703,6 +703,7 @@ def compress(folder: Path, artifact_files: list[str], **options: Any) -> Artifac
 def test_compress_default_is_a_tar_gz_named_after_the_build(in_tmp: Path) -> None:
     result = compress(in_tmp, files(in_tmp, a=b"A", b=b"B"))
     assert result.files == ["packer_app_null.tar.gz"]
+    assert result.string() == "compressed artifacts in: packer_app_null.tar.gz"
     with tarfile.open(in_tmp / "packer_app_null.tar.gz", "r:gz") as tar:
         assert sorted(tar.getnames()) == ["a", "b"]
         member = tar.extractfile("a")

@@ -124,7 +124,10 @@ class Compress(PostProcessor):
             os.unlink(part)
             raise
         ui.say(f"Archive {target} completed")
-        return Artifact(BUILDER_ID, files=[target]), False, False
+        result = Artifact(
+            BUILDER_ID, files=[target], description=f"compressed artifacts in: {target}"
+        )
+        return result, False, False
 
     def _values(self) -> dict[str, str]:
         return {"BuildName": self.ctx.build_name, "BuilderType": self.ctx.builder_type}
