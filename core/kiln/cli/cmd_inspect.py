@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from kiln.cli.common import add_var_flags, load_template, one_path
+from kiln.cli.common import add_var_flags, load_template, one_path, plugin_manager
 from kiln.cli.flags import FlagSet
 from kiln.hcl.model import NO_VALUE, Template
 from kiln.hcl.values import format_console, go_quote
+from kiln.plugins.manager import PluginManager
 from kiln.ui.redact import PLACEHOLDER, redact_text
 
 HELP = """Usage: kiln inspect [options] TEMPLATE
@@ -32,8 +33,37 @@ def run(argv: list[str]) -> int:
     template, diags = load_template(path, values, warn_undeclared_vars=False)
     if template is None or diags.has_errors:
         return 1
-    sys.stdout.write(redact_text(render_inspect(template)))
+    text = render_inspect(template) + render_components(template, plugin_manager())
+    sys.stdout.write(redact_text(text))
     return 0
+
+
+def render_components(template: Template, pm: PluginManager) -> str:
+    """kiln's addition: each component type the template uses, what it is, who provides
+    it, from the components' own declarations."""
+    used: list[tuple[str, str]] = []
+    for build in template.builds:
+        used += [("builder", s.type) for s in build.sources]
+        provs = [*build.provisioners]
+        if build.error_cleanup_provisioner is not None:
+            provs.append(build.error_cleanup_provisioner)
+        used += [("provisioner", p.type) for p in provs]
+        used += [("post-processor", pp.type) for chain in build.post_processors for pp in chain]
+    used += [("datasource", ds.type) for ds in template.datasources.values()]
+    known = {
+        "builder": pm.builders(),
+        "provisioner": pm.provisioners(),
+        "post-processor": pm.post_processors(),
+        "datasource": pm.datasources(),
+    }
+    out = ["> components:", ""]
+    for kind, name in dict.fromkeys(used):
+        spec = known[kind].get(name)
+        if spec is None:
+            out.append(f"  {kind} {name}: not installed (run 'kiln init' if a plugin provides it)")
+        else:
+            out.append(f"  {kind} {name} ({pm.provider_of(spec)}): {spec.summary}")
+    return "\n".join(out) + "\n\n"
 
 
 def _value(value: object, sensitive: bool) -> str:
