@@ -21,6 +21,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 HCL2_EXAMPLES = sorted(p.name for p in EXAMPLES.iterdir() if any(p.glob("*.pkr.hcl")))
+#: examples whose builder comes from a plugin kiln does not ship yet: validate reports
+#: the unknown builder, and must still import nothing heavy on the way
+PLUGIN_EXAMPLES = {"docker-busybox", "legacy"}
 
 
 def imported_modules(stderr: str) -> list[str]:
@@ -54,8 +57,10 @@ def test_there_are_examples_to_check() -> None:
 @pytest.mark.parametrize("example", HCL2_EXAMPLES)
 def test_validate_imports_nothing_heavy(example: str, tmp_path: Path) -> None:
     proc = run_validate(EXAMPLES / example, tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "The configuration is valid." in proc.stdout
+    if example in PLUGIN_EXAMPLES:
+        assert "Unknown builder type" in proc.stderr, proc.stderr
+    else:
+        assert "The configuration is valid." in proc.stdout, proc.stdout + proc.stderr
     modules = imported_modules(proc.stderr)
     # (modules imported by importlib.import_module, like kiln.cli.cmd_validate, are not listed)
     assert "kiln.hcl.loader" in modules  # the output was read, and is kiln's
@@ -67,7 +72,7 @@ def test_validate_legacy_json_imports_nothing_heavy(tmp_path: Path) -> None:
     # Runs by itself once legacy JSON templates are implemented (the loader imports this).
     pytest.importorskip("kiln.hcl.legacy", reason="legacy JSON templates are not implemented yet")
     proc = run_validate(EXAMPLES / "legacy" / "template.json", tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Unknown builder type" in proc.stderr, proc.stdout + proc.stderr  # docker: a plugin
     modules = imported_modules(proc.stderr)
     heavy = sorted({m for m in modules if m.split(".")[0] in HEAVY})
     assert heavy == [], f"kiln validate legacy/template.json imports heavy modules: {heavy}"

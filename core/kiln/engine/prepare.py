@@ -18,7 +18,7 @@ from kiln.hcl.body import Body, did_you_mean
 from kiln.hcl.decode import MergedBody, config_error, decode, fully_known
 from kiln.hcl.diagnostics import Diagnostic, Range, error, warning
 from kiln.hcl.eval import Scope
-from kiln.hcl.loader import build_scope
+from kiln.hcl.loader import POST_PROCESSOR_META, PROVISIONER_META, build_scope
 from kiln.hcl.model import PostProcessor, Provisioner, Template
 from kiln.plugins.manager import PluginManager
 from kiln.plugins.types import ComponentSpec, PostProcessorSpec, ProvisionerSpec
@@ -138,11 +138,13 @@ def decode_step(
     step: PreparedStep, planned: PlannedBuild, scope: Scope
 ) -> tuple[Config | None, list[Diagnostic]]:
     block = step.block
-    extra = provisioner_override(block, planned) if isinstance(block, Provisioner) else None
-    kind = "provisioner" if isinstance(block, Provisioner) else "post-processor"
-    return decode(
-        step.spec.component.config_class, block.body, scope, f'a "{block.type}" {kind}', extra=extra
-    )
+    if isinstance(block, Provisioner):
+        kind, meta = "provisioner", PROVISIONER_META
+        extra: dict[str, Any] | None = provisioner_override(block, planned)
+    else:
+        kind, meta, extra = "post-processor", POST_PROCESSOR_META, None
+    what = f'a "{block.type}" {kind}'
+    return decode(step.spec.component.config_class, block.body, scope, what, skip=meta, extra=extra)
 
 
 def _step(
