@@ -7,7 +7,6 @@ onto that path: those belong to build-time code only.
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import tempfile
 from collections.abc import Callable, Iterator
@@ -34,22 +33,6 @@ TARGET = 1.0
 
 
 @contextmanager
-def _hcl2_without_required_plugins(folder: Path) -> Iterator[Path]:
-    """A copy of an HCL2 folder without the file holding ``packer { required_plugins }``.
-
-    Packer 1.6.6 predates ``required_plugins``; everything else is the same template,
-    and both tools validate the same copy.
-    """
-    with tempfile.TemporaryDirectory(prefix="kiln-bench-") as tmp:
-        copy = Path(tmp) / folder.name
-        shutil.copytree(folder, copy)
-        for path in copy.glob("*.pkr.hcl"):
-            if "required_plugins" in path.read_text(encoding="utf-8"):
-                path.unlink()
-        yield copy
-
-
-@contextmanager
 def _as_is(path: Path) -> Iterator[Path]:
     yield path
 
@@ -70,15 +53,31 @@ def null_ssh(options: Options) -> list[Row]:
     return [_compare("validate hcl2 null-ssh", EXAMPLES / "null-ssh", options)]
 
 
-def docker_busybox(options: Options) -> list[Row]:
-    folder = EXAMPLES / "docker-busybox"
-    row = _compare("validate hcl2 docker-busybox", folder, options, _hcl2_without_required_plugins)
-    row.notes.append("without its required_plugins file, which Packer 1.6.6 does not know")
-    return [row]
+def file_local(options: Options) -> list[Row]:
+    return [_compare("validate hcl2 file-local", EXAMPLES / "file-local", options)]
+
+
+LEGACY_FILE = """{
+  "variables": {"greeting": "hello"},
+  "builders": [{"type": "file", "content": "{{user `greeting`}}", "target": "out.txt"}],
+  "provisioners": [{"type": "shell-local", "inline": ["echo {{build_name}}"]}],
+  "post-processors": [[{"type": "checksum", "checksum_types": ["sha256"]}]]
+}
+"""
+
+
+@contextmanager
+def _legacy_file_template(_: Path) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="kiln-bench-") as tmp:
+        path = Path(tmp) / "template.json"
+        path.write_text(LEGACY_FILE)
+        yield path
 
 
 def legacy_json(options: Options) -> list[Row]:
-    return [_compare("validate json legacy", EXAMPLES / "legacy" / "template.json", options)]
+    row = _compare("validate json legacy", Path("template.json"), options, _legacy_file_template)
+    row.notes.append("a file-builder template: examples/legacy needs the docker plugin")
+    return [row]
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def heavy_modules(found: list[Import]) -> list[str]:
 
 def imports(options: Options) -> list[Row]:
     """Import time of ``kiln validate`` (every module, site included), median of runs."""
-    template = EXAMPLES / "docker-busybox"
+    template = EXAMPLES / "null-ssh"
     argv = [*python_command(), "-X", "importtime", "-m", "kiln", "validate", str(template)]
     totals: list[float] = []
     counts: list[int] = []
@@ -133,11 +132,7 @@ def imports(options: Options) -> list[Row]:
 
 BENCHMARKS = [
     Benchmark("validate-null-ssh", "kiln vs packer validate, examples/null-ssh", null_ssh),
-    Benchmark(
-        "validate-docker-busybox",
-        "kiln vs packer validate, examples/docker-busybox",
-        docker_busybox,
-    ),
+    Benchmark("validate-file-local", "kiln vs packer validate, examples/file-local", file_local),
     Benchmark("validate-legacy", "kiln vs packer validate, examples/legacy", legacy_json),
     Benchmark("validate-imports", "import time and heavy imports of kiln validate", imports),
 ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 from kiln.cli.common import add_var_flags, load_template, one_path, plugin_manager
 from kiln.cli.flags import FlagSet
 from kiln.hcl.model import NO_VALUE, Template
 from kiln.hcl.values import format_console, go_quote
 from kiln.plugins.manager import PluginManager
+from kiln.plugins.types import ComponentSpec
 from kiln.ui.redact import PLACEHOLDER, redact_text
 
 HELP = """Usage: kiln inspect [options] TEMPLATE
@@ -50,7 +52,7 @@ def render_components(template: Template, pm: PluginManager) -> str:
         used += [("provisioner", p.type) for p in provs]
         used += [("post-processor", pp.type) for chain in build.post_processors for pp in chain]
     used += [("datasource", ds.type) for ds in template.datasources.values()]
-    known = {
+    known: dict[str, Mapping[str, ComponentSpec]] = {
         "builder": pm.builders(),
         "provisioner": pm.provisioners(),
         "post-processor": pm.post_processors(),

@@ -138,6 +138,7 @@ def decode_step(
     step: PreparedStep, planned: PlannedBuild, scope: Scope
 ) -> tuple[Config | None, list[Diagnostic]]:
     block = step.block
+    meta: tuple[str, ...]
     if isinstance(block, Provisioner):
         kind, meta = "provisioner", PROVISIONER_META
         extra: dict[str, Any] | None = provisioner_override(block, planned)
