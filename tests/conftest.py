@@ -16,6 +16,8 @@ import pytest
 from kiln.cli.main import main
 from kiln.ui.redact import clear_secrets
 
+pytest_plugins = ["tests.sshd"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # Parse-tree cache entries written by the tests go to a throwaway folder, not ~/.cache.

@@ -6,6 +6,7 @@ a whole minimal plugin.
 
 from kiln.plugins.hookspec import hookimpl
 from kiln.plugins.types import BuilderSpec, DatasourceSpec, PostProcessorSpec, ProvisionerSpec
+from kiln.sdk.commconfig import CommunicatorConfig
 from kiln.sdk.communicator import (
     DISCONNECTED,
     Communicator,
@@ -30,6 +31,7 @@ from kiln.sdk.config import Config, ConfigError, Duration, option
 from kiln.sdk.context import BuildError, Cancelled, Context
 from kiln.sdk.multistep import Action, StateBag, Step, run_steps
 from kiln.sdk.placeholders import interpolate
+from kiln.sdk.steps import StepCleanupTempKeys, StepConnect, StepTemporaryKeyPair
 from kiln.sdk.ui import Progress, Ui
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "BuilderSpec",
     "Cancelled",
     "Communicator",
+    "CommunicatorConfig",
     "CommunicatorError",
     "Config",
     "ConfigError",
@@ -60,7 +63,10 @@ __all__ = [
     "RemoteCmd",
     "StateBag",
     "Step",
+    "StepCleanupTempKeys",
+    "StepConnect",
     "StepProvision",
+    "StepTemporaryKeyPair",
     "Ui",
     "build_data",
     "hookimpl",

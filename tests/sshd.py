@@ -1,0 +1,127 @@
+"""A real OpenSSH server on loopback, for the SSH communicator's tests and benchmarks.
+
+``sshd`` (a session fixture) starts ``/usr/sbin/sshd`` on a free 127.0.0.1 port with a
+throwaway ed25519 host key and a throwaway client key pair that may log in as the
+current user. :func:`running_sshd` is the same server as a context manager, for code
+outside pytest (``bench/transfer.py``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SSHD = "/usr/sbin/sshd"
+SSH_KEYGEN = "ssh-keygen"
+
+
+@dataclass(frozen=True)
+class SSHServer:
+    """A running sshd and the credentials that log in to it."""
+
+    host: str
+    port: int
+    user: str
+    private_key_file: str
+    public_key: str  # the client's authorized_keys line
+    host_public_key: str  # "ssh-ed25519 AAAA...", what a known_hosts entry holds
+    authorized_keys_file: str  # append a public key line here to let it log in
+    log_file: str
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (the kernel's pick)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def keygen(path: Path, comment: str) -> str:
+    """Write a fresh ed25519 key pair at ``path`` (and ``path.pub``); return the public line."""
+    subprocess.run(
+        [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return path.with_suffix(".pub").read_text().strip()
+
+
+def _wait_for_banner(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sshd exited with {proc.returncode}: {log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                if sock.recv(64).startswith(b"SSH-"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"sshd did not answer on port {port} within 10 s: {log.read_text()}")
+
+
+@contextmanager
+def running_sshd(workdir: Path) -> Iterator[SSHServer]:
+    """Run sshd from ``workdir`` (keys, config, log) until the block ends."""
+    if not os.path.exists(SSHD) or shutil.which(SSH_KEYGEN) is None:
+        raise RuntimeError("OpenSSH is not installed: run scripts/bootstrap test")
+    os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege-separation directory
+    host_public = keygen(workdir / "host_ed25519", "kiln-test-host")
+    client_public = keygen(workdir / "client_ed25519", "kiln-test-client")
+    (workdir / "authorized_keys").write_text(client_public + "\n")
+    port = free_port()
+    config = workdir / "sshd_config"
+    config.write_text(
+        f"Port {port}\n"
+        "ListenAddress 127.0.0.1\n"
+        f"HostKey {workdir / 'host_ed25519'}\n"
+        f"AuthorizedKeysFile {workdir / 'authorized_keys'}\n"
+        f"PidFile {workdir / 'sshd.pid'}\n"
+        "StrictModes no\n"
+        "UsePAM no\n"
+        "PasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\n"
+        "PermitRootLogin prohibit-password\n"
+        "AllowTcpForwarding yes\n"
+        "MaxStartups 100\n"
+        "MaxSessions 100\n"
+        "Subsystem sftp internal-sftp\n"
+    )
+    log = workdir / "sshd.log"
+    proc = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(log)])
+    try:
+        _wait_for_banner(port, proc, log)
+        yield SSHServer(
+            host="127.0.0.1",
+            port=port,
+            user=getpass.getuser(),
+            private_key_file=str(workdir / "client_ed25519"),
+            public_key=client_public,
+            host_public_key=" ".join(host_public.split()[:2]),
+            authorized_keys_file=str(workdir / "authorized_keys"),
+            log_file=str(log),
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+    """OpenSSH's sshd on 127.0.0.1, for the whole test session."""
+    with running_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
