@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, TypeVar
 import pytest
 
 from kiln.builtin.builders.file import FileBuilder
+from kiln.builtin.builders.null import NullBuilder
 from kiln.builtin.post_processors.artifice import Artifice
 from kiln.builtin.post_processors.checksum import Checksum
 from kiln.builtin.post_processors.compress import Compress
@@ -38,11 +39,13 @@ from kiln.sdk import (
     Duration,
     Hook,
     Progress,
+    Provisioner,
     Ui,
     interpolate,
 )
 from kiln.sdk.components import Component
 from kiln.testing import MockCommunicator, MockUi, configure
+from tests.sshd import SSHServer
 
 C = TypeVar("C", bound=Component)
 
@@ -106,6 +109,7 @@ def test_every_builtin_has_a_summary_and_documents_every_option(
     ]
     assert {(s.kind, s.name) for s in specs} >= {
         ("builder", "file"),
+        ("builder", "null"),
         ("provisioner", "shell"),
         ("provisioner", "file"),
         ("provisioner", "shell-local"),
@@ -575,6 +579,82 @@ def test_a_disabled_breakpoint_does_not_stop() -> None:
     make(Breakpoint, note="n", disable=True).provision(ui, None, {})
     assert ui.says == ['Breakpoint provisioner with note "n" disabled; continuing...']
     assert ui.questions == []
+
+
+# -- null builder --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "option_name"),
+    [
+        ({"communicator": "winrm"}, "communicator"),
+        ({"ssh_username": "u", "ssh_password": "p"}, "ssh_host"),
+        ({"ssh_host": "h", "ssh_password": "p"}, "ssh_username"),
+        ({"ssh_host": "h", "ssh_username": "u"}, "ssh_password"),
+    ],
+)
+def test_null_prepare_names_the_option_at_fault(options: dict[str, Any], option_name: str) -> None:
+    assert config_error(NullBuilder, **options).option == option_name
+
+
+def test_null_without_a_communicator_provisions_and_exports_nothing() -> None:
+    hook = RecordingHook()
+    artifact = make(NullBuilder, communicator="none").run(MockUi(), hook)
+    assert artifact is not None
+    assert (artifact.builder_id, artifact.id, artifact.files) == ("fnoeding.null", "Null", [])
+    assert artifact.string() == "Did not export anything. This is the null builder"
+    assert hook.calls == [(HOOK_PROVISION, None)]
+
+
+class ProvisionerHook(Hook):
+    """Runs the given provisioners, as the engine's hook does."""
+
+    def __init__(self, *provisioners: Provisioner) -> None:
+        self.provisioners = provisioners
+
+    def run(self, name: str, ui: Ui, comm: Communicator | None, data: dict[str, Any]) -> None:
+        if name == HOOK_PROVISION:
+            for provisioner in self.provisioners:
+                provisioner.provision(ui, comm, data)
+
+
+def test_null_over_ssh_runs_shell_and_file_provisioners_on_the_machine(
+    sshd: SSHServer, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<p>")
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    ui = MockUi()
+    builder = make(
+        NullBuilder,
+        ssh_host=sshd.host,
+        ssh_port=sshd.port,
+        ssh_username=sshd.user,
+        ssh_private_key_file=sshd.private_key_file,
+    )
+    hook = ProvisionerHook(
+        make(FileProvisioner, source=str(site), destination=str(remote)),
+        make(
+            Shell,
+            inline=[f"cd {remote}/site", 'echo "$PACKER_BUILD_NAME:$GREETING" > hello'],
+            env={"GREETING": "it's me"},
+            remote_path=str(tmp_path / "script.sh"),
+        ),
+        make(
+            FileProvisioner,
+            source=f"{remote}/site/hello",
+            destination=str(tmp_path / "back") + "/",
+            direction="download",
+        ),
+    )
+    artifact = builder.run(ui, hook)
+    assert artifact is not None and artifact.id == "Null"
+    assert (remote / "site" / "index.html").read_text() == "<p>"
+    assert (tmp_path / "back" / "hello").read_text() == "app:it's me\n"
+    assert not (tmp_path / "script.sh").exists()
+    assert "Connected to SSH!" in ui.says
 
 
 # -- file builder --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kiln.builtin.builders.file import FileBuilder
+from kiln.builtin.builders.null import NullBuilder
 from kiln.builtin.post_processors.artifice import Artifice
 from kiln.builtin.post_processors.checksum import Checksum
 from kiln.builtin.post_processors.compress import Compress
@@ -23,7 +24,8 @@ def _summary(component: type) -> str:
 
 @hookimpl
 def kiln_builders() -> Iterator[BuilderSpec]:
-    yield BuilderSpec("file", FileBuilder, _summary(FileBuilder))
+    for name, component in (("null", NullBuilder), ("file", FileBuilder)):
+        yield BuilderSpec(name, component, _summary(component))
 
 
 @hookimpl
