@@ -445,6 +445,17 @@ def test_file_downloads_folders_and_every_source(tmp_path: Path) -> None:
     assert (tmp_path / "motd").read_bytes() == b"m"
 
 
+def test_file_downloads_a_folder_named_without_a_trailing_slash(tmp_path: Path) -> None:
+    comm = MockCommunicator()
+    comm.files = {"/var/log/app/a.log": b"a"}
+    prov = make(
+        FileProvisioner, source="/var/log/app", destination=str(tmp_path), direction="download"
+    )
+    prov.provision(MockUi(), comm, {})
+    assert (tmp_path / "app" / "a.log").read_bytes() == b"a"
+    assert comm.downloaded_dirs == [(str(tmp_path), "/var/log/app", ())]
+
+
 def test_file_needs_a_communicator() -> None:
     prov = make(FileProvisioner, content="x", destination="/x")
     with pytest.raises(BuildError, match='"file" provisioner needs a communicator'):

@@ -64,7 +64,9 @@ class File(Provisioner):
     Folders follow rsync's rule: `source = "site/"` copies what the folder holds into
     `destination`, `source = "site"` creates `destination/site`. A download goes to a
     temporary file first, so a failed transfer leaves no partial file behind, and every
-    source of `sources` is downloaded (Packer stops after the first folder).
+    source of `sources` is downloaded (Packer stops after the first folder). A download
+    source without a trailing slash may be a folder too: it is copied whole into
+    `destination`, where Packer fails.
     """
 
     config_class = FileConfig
@@ -156,7 +158,17 @@ class File(Provisioner):
         if src.endswith("/") or _GLOB & set(src):
             comm.download_dir(src, dst, ctx=self.ctx)
             return
-        # into a temporary file first: a failed download leaves no half-written file
+        try:
+            self._download_file(comm, src, dst)
+        except CommunicatorError as exc:
+            # the path may name a folder: copy it whole, as rsync does (Packer fails)
+            try:
+                comm.download_dir(src, self.config.destination, ctx=self.ctx)
+            except CommunicatorError:
+                raise exc from None
+
+    def _download_file(self, comm: Communicator, src: str, dst: str) -> None:
+        """Into a temporary file first: a failed download leaves no half-written file."""
         fd, part = tempfile.mkstemp(dir=os.path.dirname(dst) or ".", prefix=".kiln-download-")
         try:
             with os.fdopen(fd, "wb") as f:
