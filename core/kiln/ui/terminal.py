@@ -54,7 +54,8 @@ class Output:
             self.machine("", "ui", kind, text)
             return
         if self.timestamp:
-            text = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") + ": " + text
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") + ": "
+            text = "\n".join(stamp + line if line else line for line in text.split("\n"))
         if self.color and color is not None:
             text = f"\033[{1 if bold else 0};{color}m{text}\033[0m"
         stream = self.err if kind == "error" else self.out
