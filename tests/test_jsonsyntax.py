@@ -325,7 +325,7 @@ def test_bad_reference_is_reported_where_it_is_written() -> None:
     found = prepare_builds(template, make_manager())[1]
     assert [d.summary for d in found] == ["Unsupported attribute"]
     assert found[0].subject is not None
-    assert found[0].subject.start == Pos(4, 67)
+    assert found[0].subject.start == Pos(4, 71)
 
 
 def test_dynamic_blocks_in_component_configuration(tmp_path: Any) -> None:
