@@ -125,7 +125,7 @@ def test_cancel_stops_a_long_command(sshd: SSHServer, comm: SSHCommunicator) -> 
     threading.Timer(0.3, ctx.cancel).start()
     start = time.monotonic()
     with pytest.raises(Cancelled):
-        comm.start(RemoteCmd("sleep 30"), ctx)
+        comm.start(RemoteCmd("sleep 10"), ctx)
     assert time.monotonic() - start < 2
     assert run(comm, "echo still usable")[1] == b"still usable\n"
 
@@ -162,14 +162,15 @@ def test_read_write_timeout_detects_a_hung_connection(sshd: SSHServer) -> None:
     pids: list[bytes] = []
     start = time.monotonic()
     try:
-        # freeze the sshd process serving this connection: it stops answering
-        status = comm.start(RemoteCmd("echo $PPID; kill -STOP $PPID", stdout=pids.append))
+        # freeze the sshd process serving this connection (once it sent the pid on)
+        command = "echo $PPID; sleep 0.2; kill -STOP $PPID"
+        status = comm.start(RemoteCmd(command, stdout=pids.append))
     finally:
         for pid in b"".join(pids).split():
             os.kill(int(pid), signal.SIGCONT)
         comm.close()
-    assert status == DISCONNECTED
-    assert time.monotonic() - start < 2
+    assert pids and status == DISCONNECTED
+    assert time.monotonic() - start < 2.5
 
 
 # -- files ------------------------------------------------------------------------------
