@@ -429,6 +429,28 @@ def test_cancel_while_waiting_to_connect(sshd: SSHServer) -> None:
     assert time.monotonic() - start < 1.5
 
 
+def test_agent_auth(sshd: SSHServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sock = str(tmp_path / "agent.sock")
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.02)
+        env = {**os.environ, "SSH_AUTH_SOCK": sock}
+        subprocess.run(["ssh-add", "-q", sshd.private_key_file], env=env, check=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", sock)
+        comm = connected(sshd, ssh_private_key_file="", ssh_agent_auth=True)
+        assert run(comm, "echo agent")[1] == b"agent\n"
+        comm.close()
+    finally:
+        agent.terminate()
+        agent.wait()
+    monkeypatch.delenv("SSH_AUTH_SOCK")
+    with pytest.raises(CommunicatorError, match="no ssh-agent is running"):
+        connected(sshd, ssh_private_key_file="", ssh_agent_auth=True)
+
+
 @pytest.mark.parametrize(
     ("kind", "args"),
     [("rsa", ["-t", "rsa", "-b", "2048", "-m", "PEM"]), ("ecdsa", ["-t", "ecdsa", "-m", "PEM"])],
@@ -512,10 +534,16 @@ def test_steps_connect_with_a_temporary_key(sshd: SSHServer) -> None:
     assert state["ssh_public_key"].endswith(" " + state["ssh_key_name"])
     with open(sshd.authorized_keys_file, "a") as f:
         f.write(state["ssh_public_key"] + "\n")
+    config.pause_before_connecting = Duration(0.1)
     step = StepConnect(config, host=lambda s: sshd.host, ctx=Context())
     assert step.run(state) is Action.CONTINUE
     comm = state["communicator"]
-    assert ui.says[-2:] == ["Waiting for SSH to become available...", "Connected to SSH!"]
+    assert ui.says[1:] == [
+        "Waiting 100ms before connecting...",
+        f"Using SSH communicator to connect: {sshd.host}",
+        "Waiting for SSH to become available...",
+        "Connected to SSH!",
+    ]
     assert comm.info.ssh_private_key == state["ssh_private_key"]
     assert comm.info.ssh_public_key == state["ssh_public_key"]
     assert run(comm, "echo hi")[1] == b"hi\n"
