@@ -384,6 +384,8 @@ class SSHCommunicator(Communicator):
         finally:
             channel.close()
         said = errors.decode("utf-8", "replace").strip()
+        if not said and problem is not None:  # scp reports on its protocol stream, not stderr
+            said = _describe(problem)
         if status == DISCONNECTED:
             raise CommunicatorError(said or "the connection was lost")
         if status != 0:
