@@ -38,7 +38,6 @@ from kiln.sdk import (
     Context,
     Duration,
     Hook,
-    Progress,
     Provisioner,
     Ui,
     interpolate,
@@ -367,24 +366,6 @@ def test_file_uploads_into_a_folder_under_the_file_name(tmp_path: Path) -> None:
         MockUi(), comm, {}
     )
     assert comm.files == {"/srv/a.txt": b"A", "/srv/b.txt": b"B"}
-
-
-def test_file_reports_upload_progress(tmp_path: Path) -> None:
-    class CountingUi(MockUi):
-        def progress(self, label: str, total: int | None) -> Progress:
-            ui = self
-
-            class Counter(Progress):
-                def advance(self, amount: int) -> None:
-                    ui.messages.append(f"{label} {amount}/{total}")
-
-            return Counter()
-
-    src = tmp_path / "big"
-    src.write_bytes(b"x" * 100)
-    ui = CountingUi()
-    make(FileProvisioner, source=str(src), destination="/big").provision(ui, MockCommunicator(), {})
-    assert "big 100/100" in ui.messages
 
 
 def test_file_uploads_folders_by_the_trailing_slash_rule(tmp_path: Path) -> None:

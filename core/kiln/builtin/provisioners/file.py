@@ -15,7 +15,6 @@ from kiln.sdk import (
     CommunicatorError,
     Config,
     ConfigError,
-    Progress,
     Provisioner,
     Ui,
     option,
@@ -138,12 +137,8 @@ class File(Provisioner):
             return
         if dst.endswith("/"):
             dst += os.path.basename(src)
-        with (
-            open(src, "rb") as f,
-            ui.progress(os.path.basename(src), info.st_size) as progress,
-        ):
-            stream = io.BufferedReader(_Counted(f, progress))
-            comm.upload(dst, stream, mode=stat.S_IMODE(info.st_mode), ctx=self.ctx)
+        with open(src, "rb") as f:  # the communicator shows the transfer's progress
+            comm.upload(dst, f, mode=stat.S_IMODE(info.st_mode), ctx=self.ctx)
 
     def _download(self, ui: Ui, comm: Communicator, src: str) -> None:
         dst = self.config.destination
@@ -178,19 +173,3 @@ class File(Provisioner):
         except BaseException:
             os.unlink(part)
             raise
-
-
-class _Counted(io.RawIOBase):
-    """A file read through, reporting each chunk to a progress bar."""
-
-    def __init__(self, f: io.BufferedReader, progress: Progress) -> None:
-        self.f = f
-        self.progress = progress
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = self.f.readinto(buffer)
-        self.progress.advance(n)
-        return n
