@@ -383,16 +383,21 @@ def test_sigint_during_provisioning_cancels_and_cleans_up(
     template: Callable[..., Path], tmp_path: Path
 ) -> None:
     marker = tmp_path / "finished"
-    tag = f"kiln-sigint-{os.getpid()}"
+    # a sleep whose command line is this test's own, to look for on the machine after
+    naptime = f"4{os.getpid() % 1000}.5"
     path = template(
         f"""
   provisioner "shell" {{
-    inline = ["echo started", "sleep 40 # {tag}", "touch {marker}"]
+    inline = ["echo started", "sleep {naptime}", "touch {marker}"]
   }}
   post-processor "shell-local" {{
     inline = ["touch {tmp_path}/post-processed"]
   }}"""
     )
+    # with a pty, closing the session hangs up the remote command; without one OpenSSH
+    # gives root's commands no signal, and they run on (see docs/building.md)
+    text = (path / "build.pkr.hcl").read_text()
+    (path / "build.pkr.hcl").write_text(text.replace("ssh_port ", "ssh_pty = true\n  ssh_port "))
     proc = subprocess.Popen(
         [*KILN, "build", "-color=false", str(path)],
         stdout=subprocess.PIPE,
@@ -404,14 +409,19 @@ def test_sigint_during_provisioning_cancels_and_cleans_up(
         if "null.a: started" in line:
             break
     time.sleep(0.3)
+    assert subprocess.run(["pgrep", "-f", f"sleep {naptime}"], capture_output=True).stdout
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode != 0
     assert "Cleanly cancelled builds after being interrupted." in err
     assert not marker.exists() and not (tmp_path / "post-processed").exists()
-    time.sleep(0.5)
-    left = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True).stdout
-    assert left == "", "the remote command outlived the build"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        left = subprocess.run(["pgrep", "-f", f"sleep {naptime}"], capture_output=True).stdout
+        if not left:
+            break
+        time.sleep(0.1)
+    assert not left, "the remote command outlived the build"
 
 
 def test_an_unknown_provisioner_argument_is_an_error_with_its_location(
