@@ -151,19 +151,18 @@ class _QuietProgress(Progress):
 def human_duration(seconds: float) -> str:
     """Packer's way of telling a duration: ``1 minute 3 seconds``, ``14 milliseconds``."""
     units = (
-        ("hour", 3600.0),
-        ("minute", 60.0),
-        ("second", 1.0),
-        ("millisecond", 1e-3),
-        ("microsecond", 1e-6),
+        ("hour", 3_600_000_000),
+        ("minute", 60_000_000),
+        ("second", 1_000_000),
+        ("millisecond", 1_000),
+        ("microsecond", 1),
     )
+    rest = round(seconds * 1_000_000)  # whole microseconds: no float drift in the parts
     parts = []
-    rest = seconds
     for name, size in units:
-        count = int(rest // size)
+        count, rest = divmod(rest, size)
         if count:
             parts.append(f"{count} {name}{'' if count == 1 else 's'}")
-            rest -= count * size
         if len(parts) == 2:
             break
     return " ".join(parts) or "0 seconds"
