@@ -177,6 +177,15 @@ def test_a_provisioner_timeout_stops_the_command(
     assert not marker.exists()
 
 
+FAILING_WITH_CLEANUP = """
+  provisioner "shell" {{
+    inline = ["exit 7"]
+  }}
+  error-cleanup-provisioner "shell" {{
+    inline = ["touch {marker}"]
+  }}"""
+
+
 @pytest.mark.parametrize(
     ("mode", "cleanup_ran"),
     [("cleanup", True), ("abort", False), ("run-cleanup-provisioner", True), ("ask", True)],
@@ -189,15 +198,7 @@ def test_on_error_modes(
     cleanup_ran: bool,
 ) -> None:
     marker = tmp_path / "cleaned"
-    path = template(
-        f"""
-  provisioner "shell" {{
-    inline = ["exit 7"]
-  }}
-  error-cleanup-provisioner "shell" {{
-    inline = ["touch {marker}"]
-  }}"""
-    )
+    path = template(FAILING_WITH_CLEANUP.format(marker=marker))
     result = kiln("build", "-color=false", f"-on-error={mode}", str(path))
     assert result.code == 1
     assert "exit status: 7" in result.err
@@ -210,15 +211,7 @@ def test_on_error_ask_on_a_terminal_takes_the_answer(
     template: Callable[..., Path], tmp_path: Path
 ) -> None:
     marker = tmp_path / "cleaned"
-    path = template(
-        f"""
-  provisioner "shell" {{
-    inline = ["exit 7"]
-  }}
-  error-cleanup-provisioner "shell" {{
-    inline = ["touch {marker}"]
-  }}"""
-    )
+    path = template(FAILING_WITH_CLEANUP.format(marker=marker))
     primary, secondary = pty.openpty()
     proc = subprocess.Popen(
         [*KILN, "build", "-color=false", "-on-error=ask", str(path)],
