@@ -71,8 +71,9 @@ def _wait_for_banner(port: int, proc: subprocess.Popen[bytes], log: Path) -> Non
 
 
 @contextmanager
-def running_sshd(workdir: Path) -> Iterator[SSHServer]:
-    """Run sshd from ``workdir`` (keys, config, log) until the block ends."""
+def running_sshd(workdir: Path, password_auth: bool = False) -> Iterator[SSHServer]:
+    """Run sshd from ``workdir`` (keys, config, log) until the block ends; with
+    ``password_auth`` it also accepts passwords (checked against the system's users)."""
     if not os.path.exists(SSHD) or shutil.which(SSH_KEYGEN) is None:
         raise RuntimeError("OpenSSH is not installed: run scripts/bootstrap test")
     os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege-separation directory
@@ -89,7 +90,7 @@ def running_sshd(workdir: Path) -> Iterator[SSHServer]:
         f"PidFile {workdir / 'sshd.pid'}\n"
         "StrictModes no\n"
         "UsePAM no\n"
-        "PasswordAuthentication no\n"
+        f"PasswordAuthentication {'yes' if password_auth else 'no'}\n"
         "KbdInteractiveAuthentication no\n"
         "PermitRootLogin prohibit-password\n"
         "AllowTcpForwarding yes\n"

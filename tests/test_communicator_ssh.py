@@ -7,6 +7,7 @@ import hashlib
 import io
 import logging
 import os
+import secrets
 import signal
 import stat
 import subprocess
@@ -40,7 +41,7 @@ from kiln.sdk import (
     StepTemporaryKeyPair,
 )
 from kiln.testing.mocks import MockCommunicator, MockUi
-from tests.sshd import SSHServer, free_port
+from tests.sshd import SSHServer, free_port, running_sshd
 
 
 def make_config(server: SSHServer, **options: Any) -> CommunicatorConfig:
@@ -644,3 +645,49 @@ def test_local_files_and_folders(tmp_path: Path) -> None:
     assert listing(tmp_path / "without") == {"site"} | {f"site/{p}" for p in TREE}
     with pytest.raises(CommunicatorError, match="cannot read"):
         local.download(str(tmp_path / "missing"), io.BytesIO())
+
+
+PASSWORD_USER = "kiln-pw-test"
+
+
+@pytest.fixture(scope="module")
+def password_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SSHServer, str]]:
+    """An sshd that takes passwords, and a throwaway system user with one (tests run as
+    root here, as in CI: creating the user is part of the set-up)."""
+    if os.geteuid() != 0:
+        pytest.fail("the password-login test needs root to create its throwaway user")
+    password = secrets.token_urlsafe(12)
+    subprocess.run(["userdel", PASSWORD_USER], capture_output=True)
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", PASSWORD_USER], check=True)
+    subprocess.run(["chpasswd"], input=f"{PASSWORD_USER}:{password}", text=True, check=True)
+    try:
+        with running_sshd(tmp_path_factory.mktemp("pw-sshd"), password_auth=True) as server:
+            yield server, password
+    finally:
+        subprocess.run(["userdel", PASSWORD_USER], capture_output=True)
+
+
+def test_password_login(password_sshd: tuple[SSHServer, str]) -> None:
+    server, password = password_sshd
+    comm = connected(
+        server, ssh_username=PASSWORD_USER, ssh_password=password, ssh_private_key_file=""
+    )
+    try:
+        status, out, _ = run(comm, "id -un")
+        assert (status, out.strip()) == (0, PASSWORD_USER.encode())
+        assert comm.info.password == password
+    finally:
+        comm.close()
+
+
+def test_a_wrong_password_is_retried_until_ssh_timeout_then_named(
+    password_sshd: tuple[SSHServer, str],
+) -> None:
+    server, _ = password_sshd
+    start = time.monotonic()
+    with pytest.raises(CommunicatorError) as info:
+        connected(server, ssh_username=PASSWORD_USER, ssh_password="wrong", ssh_private_key_file="")
+    assert time.monotonic() - start < 10
+    assert "wrong" not in str(info.value)
+    # retried as Packer does (a machine may still be setting its password up), then named
+    assert "refused the login of 'kiln-pw-test' (tried password)" in str(info.value)
