@@ -6,6 +6,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,3 +170,38 @@ def test_plugins_installed_lists_every_component(
 def test_plugins_needs_a_known_subcommand(kiln: Callable[..., object]) -> None:
     result = kiln("plugins", "frobnicate")
     assert result.code == 1 and "installed" in result.err  # type: ignore[attr-defined]
+
+
+def test_a_plugins_data_source_runs_during_build(
+    site: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    kiln: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    folder = site(
+        "kiln-plugin-echo", "1.2.3", "kiln_plugin_echo", PLUGIN_MODULE.replace("{prefix}", "")
+    )
+    monkeypatch.syspath_prepend(str(folder))
+    out = tmp_path / "answer.txt"
+    template = tmp_path / "t.pkr.hcl"
+    template.write_text(
+        'data "answer" "x" {}\n'
+        f'source "file" "f" {{\n  content = "${{data.answer.x.value}}"\n  target = "{out}"\n}}\n'
+        'build {\n  sources = ["source.file.f"]\n}\n'
+    )
+    assert kiln("validate", str(template)).code == 0
+    assert kiln("build", str(template)).code == 0
+    assert out.read_text() == "42"
+
+
+def test_an_unknown_data_source_type_is_an_error(kiln: Callable[..., Any], tmp_path: Path) -> None:
+    template = tmp_path / "t.pkr.hcl"
+    template.write_text(
+        'data "nope" "x" {}\nsource "file" "f" {\n  content = "a"\n  target = "b"\n}\n'
+        'build {\n  sources = ["source.file.f"]\n}\n'
+    )
+    for command in ("validate", "build"):
+        result = kiln(command, str(template))
+        assert result.code == 1
+        assert 'Unknown datasource type "nope"' in result.err
+        assert "t.pkr.hcl line 1" in result.err

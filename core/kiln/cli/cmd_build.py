@@ -16,6 +16,7 @@ from kiln.cli.common import (
     print_diagnostics,
 )
 from kiln.cli.flags import FlagSet, UsageError
+from kiln.engine.datasources import executor
 from kiln.engine.prepare import prepare_builds
 from kiln.engine.run import BuildResult, Runner, RunOptions
 from kiln.sdk.components import Artifact
@@ -78,12 +79,15 @@ def run(argv: list[str]) -> int:
     if values["parallel-builds"] < 0:
         raise UsageError("-parallel-builds must be 0 (no limit) or a positive number")
     setup_logging()
+    pm = plugin_manager()
     template, diags = load_template(
-        path, values, warn_undeclared_vars=values["warn-on-undeclared-var"]
+        path,
+        values,
+        warn_undeclared_vars=values["warn-on-undeclared-var"],
+        execute_datasource=executor(pm),
     )
     if template is None or diags.has_errors:
         return 1
-    pm = plugin_manager()
     root = Context(
         run_uuid=str(uuid.uuid4()),
         debug=values["debug"],

@@ -9,7 +9,7 @@ file and line; they are decoded again when they run, once ``build.*`` is known.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -72,12 +72,16 @@ def prepare_builds(
                 seen.add(diag)
                 diags.append(diag)
 
+    datasources = pm.datasources()
+    for ds in template.datasources.values():
+        if ds.type not in datasources:
+            add([unknown_component("datasource", ds.type, datasources, ds.range, template)])
     builders = pm.builders()
     for planned in plan(template, only, except_):
         source = template.sources[(planned.source.type, planned.source.name)]
         spec = builders.get(source.type)
         if spec is None:
-            add([_unknown("builder", source.type, builders, source.range, template)])
+            add([unknown_component("builder", source.type, builders, source.range, template)])
             continue
         ctx = replace(
             root.child(),
@@ -163,7 +167,7 @@ def _step(
         known, kind = pm.post_processors(), "post-processor"
     spec = known.get(block.type)
     if spec is None:
-        return [_unknown(kind, block.type, known, block.range, template)]
+        return [unknown_component(kind, block.type, known, block.range, template)]
     step = PreparedStep(block, spec)
     out.append(step)
     config, diags = decode_step(step, planned, scope)
@@ -181,12 +185,12 @@ def planned_scope(
     )
 
 
-def _unknown(
-    kind: str, name: str, known: dict[str, Any], at: Range, template: Template
+def unknown_component(
+    kind: str, name: str, known: Mapping[str, Any], at: Range, template: Template | None
 ) -> Diagnostic:
     hint = did_you_mean(name, known)
     listed = ", ".join(sorted(known)) or "none"
     detail = f'No installed plugin provides the {kind} "{name}".{hint} Known: {listed}.'
-    if template.required_plugins:
+    if template is None or template.required_plugins:
         detail += " If a required plugin provides it, run 'kiln init' first."
     return error(f'Unknown {kind} type "{name}"', detail, at)

@@ -258,6 +258,18 @@ def _coerce(value: Any, tp: Any) -> Any:
     return converted
 
 
+def decode_object(
+    cls: type[Config], value: dict[str, Any], what: str, at: Range
+) -> tuple[Config | None, list[Diagnostic]]:
+    """Already evaluated values (a data source's) into ``cls``, problems reported at ``at``."""
+    try:
+        config = _from_object(cls, value)
+    except _Failed as exc:
+        return None, [error("Invalid configuration", f"In {what}: {exc.message}.", at)]
+    config._ranges = {"": at}  # type: ignore[attr-defined]
+    return config, []
+
+
 def _from_object(cls: type[Config], value: dict[str, Any]) -> Config:
     options = cls.options()
     kwargs: dict[str, Any] = {}

@@ -138,7 +138,7 @@ class OptionSpec:
 class Config:
     """Base class of every component's configuration; subclasses are dataclasses."""
 
-    _options: ClassVar[dict[str, OptionSpec]]
+    _options: ClassVar[dict[str, OptionSpec]] = {}  # a component without options
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
