@@ -8,7 +8,6 @@ Packer's meta-arguments: ``pause_before``, ``max_retries`` (with backoff) and
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from kiln.engine.prepare import PreparedBuild, PreparedStep, configure, decode_step
@@ -19,8 +18,6 @@ from kiln.sdk.components import HOOK_CLEANUP_PROVISION, HOOK_PROVISION, Hook
 from kiln.sdk.config import format_duration
 from kiln.sdk.context import BuildError, Cancelled, Context
 from kiln.sdk.ui import Ui
-
-log = logging.getLogger("kiln.engine")
 
 #: first wait between provisioner retries; it doubles up to RETRY_MAX
 RETRY_BACKOFF = 1.0

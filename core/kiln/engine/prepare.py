@@ -9,7 +9,7 @@ file and line; they are decoded again when they run, once ``build.*`` is known.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -100,18 +100,17 @@ def prepare_builds(
         add(found)
         if config is not None:
             add(configure(builder, config))
+
         prepared = PreparedBuild(planned, builder, ctx)
         for prov in planned.provisioners():
-            add(_step(template, pm, planned, prov, scope, prepared.provisioners))
+            if step := _step(template, pm, planned, prov, scope, add):
+                prepared.provisioners.append(step)
         if planned.build.error_cleanup_provisioner is not None:
-            steps: list[PreparedStep] = []
-            add(_step(template, pm, planned, planned.build.error_cleanup_provisioner, scope, steps))
-            prepared.error_cleanup = steps[0] if steps else None
+            cleanup = planned.build.error_cleanup_provisioner
+            prepared.error_cleanup = _step(template, pm, planned, cleanup, scope, add)
         for chain in planned.post_processor_chains(except_):
-            steps = []
-            for pp in chain:
-                add(_step(template, pm, planned, pp, scope, steps))
-            prepared.chains.append(steps)
+            steps = [_step(template, pm, planned, pp, scope, add) for pp in chain]
+            prepared.chains.append([s for s in steps if s is not None])
         builds.append(prepared)
     return builds, diags
 
@@ -158,8 +157,10 @@ def _step(
     planned: PlannedBuild,
     block: Provisioner | PostProcessor,
     scope: Scope,
-    out: list[PreparedStep],
-) -> list[Diagnostic]:
+    report: Callable[[list[Diagnostic]], None],
+) -> PreparedStep | None:
+    """The step of ``block`` with its configuration checked; None (reported) when no
+    plugin provides its type."""
     known: dict[str, ProvisionerSpec] | dict[str, PostProcessorSpec]
     if isinstance(block, Provisioner):
         known, kind = pm.provisioners(), "provisioner"
@@ -167,13 +168,14 @@ def _step(
         known, kind = pm.post_processors(), "post-processor"
     spec = known.get(block.type)
     if spec is None:
-        return [unknown_component(kind, block.type, known, block.range, template)]
+        report([unknown_component(kind, block.type, known, block.range, template)])
+        return None
     step = PreparedStep(block, spec)
-    out.append(step)
     config, diags = decode_step(step, planned, scope)
+    report(diags)
     if config is not None:
-        diags += configure(spec.component(), config)
-    return diags
+        report(configure(spec.component(), config))
+    return step
 
 
 def planned_scope(

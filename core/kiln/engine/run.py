@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from kiln.engine.hook import ProvisionHook
@@ -67,9 +67,7 @@ class Runner:
         if self.root.debug:
             workers = 1  # -debug pauses between steps: one build at a time, as Packer does
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
-            futures: dict[Future[BuildResult], str] = {
-                pool.submit(self._build, build, uis[build.name]): build.name for build in builds
-            }
+            futures = [pool.submit(self._build, build, uis[build.name]) for build in builds]
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=poll)

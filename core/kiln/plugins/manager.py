@@ -67,7 +67,8 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspec.KilnSpecs)
         self.providers: dict[str, Provider] = {}  # plugin name -> provider
         self.load_errors: list[str] = []
-        self._cache: dict[str, dict[str, Any]] = {}
+        self._cache: dict[str, dict[str, Any]] = {}  # hook name -> {component name: spec}
+        self._provider_of: dict[ComponentSpec, Provider] = {}
 
     # -- loading ------------------------------------------------------------------
 
@@ -76,6 +77,7 @@ class PluginManager(pluggy.PluginManager):
         self.register(module, name=name)
         self.providers[name] = provider
         self._cache.clear()
+        self._provider_of.clear()
 
     def load_builtins(self) -> None:
         from kiln.builtin import plugin
@@ -127,7 +129,8 @@ class PluginManager(pluggy.PluginManager):
         return self._collect("kiln_datasources", DatasourceSpec)
 
     def provider_of(self, spec: ComponentSpec) -> Provider:
-        return self._cache.setdefault("_provider", {})[f"{spec.kind}:{spec.name}"]
+        """The distribution behind a spec one of the accessors returned."""
+        return self._provider_of[spec]
 
     def installed(self) -> list[Installed]:
         rows = []
@@ -145,8 +148,6 @@ class PluginManager(pluggy.PluginManager):
         if hook_name in self._cache:
             return self._cache[hook_name]
         found: dict[str, S] = {}
-        where: dict[str, Provider] = {}
-        providers = self._cache.setdefault("_provider", {})
         for impl in getattr(self.hook, hook_name).get_hookimpls():
             provider = self.providers.get(impl.plugin_name, Provider(impl.plugin_name, "?"))
             for spec in _as_list(impl.function()):
@@ -156,14 +157,14 @@ class PluginManager(pluggy.PluginManager):
                         f"expected {spec_type.__name__} records."
                     )
                 if spec.name in found:
+                    first = self._provider_of[found[spec.name]]
                     raise PluginError(
                         f'Two plugins provide the {spec.kind} "{spec.name}": '
-                        f'"{where[spec.name]}" and "{provider}". Uninstall or disable one '
+                        f'"{first}" and "{provider}". Uninstall or disable one '
                         "(KILN_DISABLED_PLUGINS=NAME)."
                     )
                 found[spec.name] = spec
-                where[spec.name] = provider
-                providers[f"{spec.kind}:{spec.name}"] = provider
+                self._provider_of[spec] = provider
         self._cache[hook_name] = found
         return found
 
