@@ -481,7 +481,7 @@ def test_shell_local_runs_scripts_and_checks_exit_codes(tmp_path: Path) -> None:
 def test_shell_local_warns_of_a_script_the_default_command_cannot_run(tmp_path: Path) -> None:
     script = tmp_path / "s.sh"
     script.write_text("true\n")
-    warnings = ShellLocal(CTX).prepare(ShellLocal.config_class(script=str(script)))
+    warnings = ShellLocal(CTX).configure(ShellLocal.config_class(script=str(script)))
     assert "is not executable" in warnings[0]
     assert "chmod +x" in warnings[0]
 
@@ -695,7 +695,7 @@ def test_file_builder_prepare() -> None:
     assert config_error(FileBuilder, target="t", source="s", content="c").option == "content"
     assert config_error(FileBuilder, target="").option == "target"
     builder = FileBuilder(CTX)
-    assert builder.prepare(FileBuilder.config_class(target="t")) == [
+    assert builder.configure(FileBuilder.config_class(target="t")) == [
         "Both source file and contents are blank; target will have no content"
     ]
 
@@ -811,7 +811,7 @@ def test_compress_gz_compresses_a_single_file(in_tmp: Path) -> None:
 def test_compress_format_option_and_unknown_extensions(in_tmp: Path) -> None:
     compress(in_tmp, files(in_tmp, a=b"A"), output="archive", format="zip")
     assert zipfile.is_zipfile(in_tmp / "archive")
-    warnings = Compress(CTX).prepare(Compress.config_class(output="disk.img"))
+    warnings = Compress(CTX).configure(Compress.config_class(output="disk.img"))
     assert "gzip-compressed tar" in warnings[0]
     assert config_error(Compress, format="rar").option == "format"
 

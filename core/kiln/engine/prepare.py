@@ -124,7 +124,7 @@ def configure(component: Component, config: Config) -> list[Diagnostic]:
         component.config = config
         return []
     try:
-        warnings = component.prepare(config)
+        warnings = component.configure(config)
     except ConfigError as exc:
         return [config_error(exc, config)]
     at = getattr(config, "_ranges", {}).get("")

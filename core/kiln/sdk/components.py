@@ -53,9 +53,14 @@ class Component:
 
     def prepare(self, config: Config) -> list[str]:
         """Check the decoded configuration beyond what its types say; return warnings,
-        raise :class:`~kiln.sdk.config.ConfigError` for a problem. Keep the config."""
-        self.config = config
+        raise :class:`~kiln.sdk.config.ConfigError` for a problem. kiln has already
+        set ``self.config`` to ``config``."""
         return []
+
+    def configure(self, config: Config) -> list[str]:
+        """What kiln calls: keep ``config``, then ``prepare`` it."""
+        self.config = config
+        return self.prepare(config)
 
 
 class Artifact:

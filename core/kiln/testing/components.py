@@ -27,5 +27,5 @@ def configure(component: type[C], *, ctx: Context | None = None, **options: Any)
     config = component.config_class(**{known[name].attr: v for name, v in options.items()})
     config._set = frozenset(options)  # type: ignore[attr-defined]
     instance = component(ctx)
-    instance.prepare(config)
+    instance.configure(config)
     return instance

@@ -76,7 +76,6 @@ class FileBuilder(Builder):
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, FileBuilderConfig)
-        self.config = config
         if not config.target:
             raise ConfigError("target required: the file to write.", option="target")
         if config.source and config.content:

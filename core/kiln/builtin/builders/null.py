@@ -37,7 +37,6 @@ class NullBuilder(Builder):
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, NullConfig)
-        self.config = config
         config.validate_communicator(("ssh", "none"))
         if config.communicator == "ssh":
             if not config.ssh_host:

@@ -29,7 +29,6 @@ class Artifice(PostProcessor):
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, ArtificeConfig)
-        self.config = config
         if not config.files:
             raise ConfigError("No files specified in artifice configuration.", option="files")
         return []

@@ -51,7 +51,6 @@ class Checksum(PostProcessor):
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, ChecksumConfig)
-        self.config = config
         for name in config.checksum_types:
             if name not in TYPES:
                 raise ConfigError(

@@ -69,7 +69,6 @@ class Compress(PostProcessor):
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, CompressConfig)
-        self.config = config
         interpolate(config.output, self._values(), option="output")
         if not -1 <= config.compression_level <= 9:
             raise ConfigError(

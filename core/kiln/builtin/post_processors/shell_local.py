@@ -18,7 +18,6 @@ class ShellLocalPostProcessor(PostProcessor):
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, ShellLocalConfig)
-        self.config = config
         self.scripts, warnings = check_local(config)
         return warnings
 

@@ -73,7 +73,6 @@ class File(Provisioner):
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, FileConfig)
-        self.config = config
         self.sources = list(config.sources) + ([config.source] if config.source else [])
         if config.content and self.sources:
             raise ConfigError('Set "content" or "source"/"sources", not both.', option="content")

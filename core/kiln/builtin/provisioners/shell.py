@@ -105,7 +105,6 @@ class Shell(Provisioner):
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, ShellConfig)
-        self.config = config
         self.scripts = check_common(config)
         self.var_format = config.env_var_format
         if config.use_env_var_file and not config.is_set("env_var_format"):

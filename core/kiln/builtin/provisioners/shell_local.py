@@ -216,7 +216,6 @@ class ShellLocal(Provisioner):
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, ShellLocalConfig)
-        self.config = config
         self.scripts, warnings = check_local(config)
         return warnings
 
