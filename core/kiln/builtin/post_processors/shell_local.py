@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from kiln.builtin.provisioners.shell_local import ShellLocalConfig, check_local, run_local
-from kiln.sdk import Artifact, Config, PostProcessor, Ui
+from kiln.builtin.provisioners.shell_local import LocalScripts, run_local
+from kiln.sdk import Artifact, PostProcessor, Ui
 
 
-class ShellLocalPostProcessor(PostProcessor):
+class ShellLocalPostProcessor(LocalScripts, PostProcessor):
     """Runs commands on the host running kiln, once per artifact; keeps the artifact.
 
     It takes the options of the `shell-local` provisioner, and the artifact passes on
     unchanged to the next post-processor.
     """
-
-    config_class = ShellLocalConfig
-    config: ShellLocalConfig
-
-    def prepare(self, config: Config) -> list[str]:
-        assert isinstance(config, ShellLocalConfig)
-        self.scripts, warnings = check_local(config)
-        return warnings
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact, bool, bool]:
         generated = artifact.state.get("generated_data") or {}

@@ -26,6 +26,7 @@ from kiln.builtin.shellcommon import (
 from kiln.sdk import (
     BuildError,
     Communicator,
+    Component,
     Config,
     ConfigError,
     Context,
@@ -203,13 +204,9 @@ def host_os() -> str:
     return sys.platform
 
 
-class ShellLocal(Provisioner):
-    """Runs commands on the host running kiln, not on the machine being built.
-
-    Scripts see the same variables as the `shell` provisioner's, plus
-    `PACKER_RUN_UUID`; output shows as build messages, and cancelling the build stops
-    the command and everything it started.
-    """
+class LocalScripts(Component):
+    """What the shell-local provisioner and post-processor share: their options, and
+    the scripts they resolve from them."""
 
     config_class = ShellLocalConfig
     config: ShellLocalConfig
@@ -218,6 +215,15 @@ class ShellLocal(Provisioner):
         assert isinstance(config, ShellLocalConfig)
         self.scripts, warnings = check_local(config)
         return warnings
+
+
+class ShellLocal(LocalScripts, Provisioner):
+    """Runs commands on the host running kiln, not on the machine being built.
+
+    Scripts see the same variables as the `shell` provisioner's, plus
+    `PACKER_RUN_UUID`; output shows as build messages, and cancelling the build stops
+    the command and everything it started.
+    """
 
     def provision(self, ui: Ui, comm: Communicator | None, generated_data: dict[str, Any]) -> None:
         run_local(self.ctx, ui, self.config, self.scripts, generated_data)
