@@ -32,6 +32,9 @@ class Context:
     #: cleanup | abort | ask | run-cleanup-provisioner
     on_error: str = "cleanup"
     template_dir: str = "."
+    #: the kiln version and every loaded plugin distribution's version (name -> version),
+    #: as the lock file pinned them; for records such as the manifest
+    versions: tuple[tuple[str, str], ...] = ()
     _events: tuple[threading.Event, ...] = field(default=(), repr=False)
     _deadline: float | None = field(default=None, repr=False)
 
