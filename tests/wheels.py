@@ -70,8 +70,8 @@ def make_wheel(
     info = f"{dist}-{ver}.dist-info"
     contents: dict[str, bytes] = {}
     package_files = files if files is not None else {f"{dist}/__init__.py": ""}
-    for path, data in package_files.items():
-        contents[path] = data.encode() if isinstance(data, str) else data
+    for member, data in package_files.items():
+        contents[member] = data.encode() if isinstance(data, str) else data
     for script, text in (scripts or {}).items():
         contents[f"{dist}-{ver}.data/scripts/{script}"] = text.encode()
     contents[f"{info}/METADATA"] = _metadata(name, version, requires, requires_python).encode()
