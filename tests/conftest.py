@@ -16,12 +16,16 @@ import pytest
 from kiln.cli.main import main
 from kiln.ui.redact import clear_secrets
 
-pytest_plugins = ["tests.sshd"]
+pytest_plugins = ["tests.sshd", "tests.indexserver"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-# Parse-tree cache entries written by the tests go to a throwaway folder, not ~/.cache.
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="kiln-test-cache-")
+# Parse-tree cache entries, downloads, installed plugins and the config file the tests
+# see live in throwaway folders, not in the user's ~/.cache, ~/.local/share or ~/.config.
+for _name in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+    os.environ[_name] = tempfile.mkdtemp(prefix=f"kiln-test-{_name.lower()}-")
+for _name in ("KILN_PLUGIN_PATH", "KILN_CACHE_DIR", "KILN_CONFIG", "KILN_INDEX_URL"):
+    os.environ.pop(_name, None)
 
 
 @dataclass

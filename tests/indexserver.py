@@ -9,8 +9,8 @@
   (status, headers, body, a delay, or a dropped connection), for index error tests and
   for serving PEP 691 JSON or PEP 658 metadata pypiserver does not offer.
 
-Use the fixtures by importing them into a test module:
-``from tests.indexserver import pypi_index, scripted  # noqa: F401``.
+tests/conftest.py registers this module as a pytest plugin: every test can ask for
+``pypi_index`` and ``scripted`` by name.
 """
 
 from __future__ import annotations

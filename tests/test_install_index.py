@@ -26,11 +26,9 @@ from kiln.install.index import (
     best_wheel,
     sha256_of,
 )
-from tests.indexserver import PypiIndex, Reply, ScriptedServer, pypi_index, scripted
+from tests.indexserver import PypiIndex, Reply, ScriptedServer
 from tests.sshd import free_port
 from tests.wheels import make_sdist, make_wheel, wheel_metadata, write_simple_index
-
-__all__ = ["pypi_index", "scripted"]  # fixtures used by name below
 
 JSON = "application/vnd.pypi.simple.v1+json"
 HTML = "text/html; charset=utf-8"

@@ -19,6 +19,7 @@ from kiln.cli.flags import FlagSet, UsageError
 from kiln.engine.datasources import executor
 from kiln.engine.prepare import prepare_builds
 from kiln.engine.run import BuildResult, Runner, RunOptions
+from kiln.hcl.loader import LoadOptions, load
 from kiln.sdk.components import Artifact
 from kiln.sdk.context import Context
 from kiln.ui.log import setup_logging
@@ -79,7 +80,11 @@ def run(argv: list[str]) -> int:
     if values["parallel-builds"] < 0:
         raise UsageError("-parallel-builds must be 0 (no limit) or a positive number")
     setup_logging()
-    pm = plugin_manager()
+    # The plugins come first (data sources run while the template loads), and which
+    # plugins depends on the template's required_plugins: a quick structural load.
+    pm = plugin_manager(load(path, LoadOptions(syntax_only=True))[0])
+    if pm is None:
+        return 1
     template, diags = load_template(
         path,
         values,
@@ -94,6 +99,7 @@ def run(argv: list[str]) -> int:
         force=values["force"],
         on_error=values["on-error"],
         template_dir=template.root,
+        versions=pm.versions(),
     )
     builds, problems = prepare_builds(template, pm, values["only"], values["except"], root)
     print_diagnostics(problems)

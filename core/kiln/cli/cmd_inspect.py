@@ -35,7 +35,10 @@ def run(argv: list[str]) -> int:
     template, diags = load_template(path, values, warn_undeclared_vars=False)
     if template is None or diags.has_errors:
         return 1
-    text = render_inspect(template) + render_components(template, plugin_manager())
+    pm = plugin_manager(template)
+    if pm is None:
+        return 1
+    text = render_inspect(template) + render_components(template, pm)
     sys.stdout.write(redact_text(text))
     return 0
 

@@ -59,7 +59,9 @@ def run(argv: list[str]) -> int:
     if template is not None and not diags.has_errors and not values["syntax-only"]:
         from kiln.engine.prepare import prepare_builds
 
-        pm = plugin_manager()
+        pm = plugin_manager(template)
+        if pm is None:
+            return 1
         diags.extend(prepare_builds(template, pm, values["only"], values["except"])[1])
     print_diagnostics(diags)
     if diags.has_errors:

@@ -48,11 +48,18 @@ def load_template(
     return template, diags
 
 
-def plugin_manager() -> PluginManager:
-    """Built-in and installed plugins; a plugin that failed to load is reported, once."""
+def plugin_manager(template: Template | None = None) -> PluginManager | None:
+    """Built-in plugins, the ones ``template``'s lock file names (checked), the plugin
+    home's others and the environment's. Problems are printed; None when the lock
+    stops the command. A plugin that failed to import is reported, once."""
+    from kiln.install.lockfile import load_folders
     from kiln.plugins.manager import make_manager
 
-    pm = make_manager()
+    folders, diags = load_folders(template)
+    print_diagnostics(diags)
+    if any(d.is_error for d in diags):
+        return None
+    pm = make_manager([str(f) for f in folders])
     for problem in pm.load_errors:
         sys.stderr.write(f"Error: {redact_text(problem)}\n")
     return pm

@@ -328,19 +328,9 @@ class _Loader:
                 continue
             if version:
                 try:
-                    constraint = parse_constraint(version)
+                    parse_constraint(version)
                 except ConstraintError as exc:
                     self.diags.add(error("Invalid version constraint", f"{exc}.", attr.expr.range))
-                    continue
-                if constraint.has_prerelease:
-                    self.diags.add(
-                        error(
-                            "Invalid version constraint",
-                            f'"{version}" names a pre-release; pre-release constraints are '
-                            "not allowed in required_plugins.",
-                            attr.expr.range,
-                        )
-                    )
                     continue
             if name in template.required_plugins:
                 self.diags.add(

@@ -26,7 +26,6 @@ class Constraint:
 
     text: str
     specifier: SpecifierSet
-    has_prerelease: bool
 
     def allows(self, version: str | Version, prereleases: bool | None = None) -> bool:
         v = Version(str(version)) if not isinstance(version, Version) else version
@@ -38,7 +37,6 @@ def parse_constraint(text: str) -> Constraint:
     if not text.strip():
         raise ConstraintError("the version constraint is empty")
     specs: list[str] = []
-    prerelease = False
     for item in text.split(","):
         match = _CONSTRAINT_RE.match(item)
         if not match:
@@ -51,9 +49,8 @@ def parse_constraint(text: str) -> Constraint:
             version = Version(raw)
         except InvalidVersion:
             raise ConstraintError(f'"{raw}" is not a valid version') from None
-        prerelease = prerelease or version.is_prerelease
         specs.extend(_to_specifiers(op, raw, version))
-    return Constraint(text, SpecifierSet(",".join(specs)), prerelease)
+    return Constraint(text, SpecifierSet(",".join(specs)))
 
 
 def _to_specifiers(op: str, raw: str, version: Version) -> list[str]:

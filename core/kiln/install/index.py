@@ -57,6 +57,9 @@ CHUNK = 256 * 1024
 WHERE_INDEX_IS_SET = "kiln init -index-url, KILN_INDEX_URL or the config file"
 
 
+UPGRADE_HINT = " If the new file is trusted, run 'kiln init -upgrade'."
+
+
 class NotFound(InstallError):
     """The server answered 404 (or the local file is missing)."""
 
@@ -600,6 +603,11 @@ class Session:
                         f"in {source}: expected sha256 {expected}, got {actual}. The file "
                         "may have been tampered with, or re-published under the same name; "
                         "nothing was installed."
+                        + (
+                            " If the new file is trusted, run 'kiln init -upgrade'."
+                            if sha256
+                            else ""
+                        )
                     )
                 return cache.add(temp, actual, file.filename)
 

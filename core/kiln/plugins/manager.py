@@ -132,6 +132,12 @@ class PluginManager(pluggy.PluginManager):
         """The distribution behind a spec one of the accessors returned."""
         return self._provider_of[spec]
 
+    def versions(self) -> tuple[tuple[str, str], ...]:
+        """kiln's version, then every loaded plugin distribution's, by name."""
+        plugins = {(p.distribution, p.version) for p in self.providers.values()}
+        plugins.discard((BUILTIN, __version__))
+        return ((BUILTIN, __version__), *sorted(plugins))
+
     def installed(self) -> list[Installed]:
         rows = []
         for specs in (
