@@ -57,8 +57,8 @@ def test_there_are_examples_to_check() -> None:
 @pytest.mark.parametrize("example", HCL2_EXAMPLES)
 def test_validate_imports_nothing_heavy(example: str, tmp_path: Path) -> None:
     proc = run_validate(EXAMPLES / example, tmp_path)
-    if example in PLUGIN_EXAMPLES:
-        assert "Unknown builder type" in proc.stderr, proc.stderr
+    if example in PLUGIN_EXAMPLES:  # its plugins are not installed here
+        assert "Run 'kiln init'" in proc.stderr, proc.stderr
     else:
         assert "The configuration is valid." in proc.stdout, proc.stdout + proc.stderr
     modules = imported_modules(proc.stderr)

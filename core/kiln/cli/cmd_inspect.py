@@ -35,9 +35,9 @@ def run(argv: list[str]) -> int:
     template, diags = load_template(path, values, warn_undeclared_vars=False)
     if template is None or diags.has_errors:
         return 1
-    pm = plugin_manager(template)
-    if pm is None:
-        return 1
+    # Inspect describes the template even before 'kiln init': lock problems only warn.
+    pm = plugin_manager(template, strict=False)
+    assert pm is not None
     text = render_inspect(template) + render_components(template, pm)
     sys.stdout.write(redact_text(text))
     return 0

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kiln.cli.flags import FlagSet, UsageError
-from kiln.hcl.diagnostics import Diagnostic, Diagnostics, SourceCache, render
+from kiln.hcl.diagnostics import Diagnostic, Diagnostics, Severity, SourceCache, render
 from kiln.hcl.loader import LoadOptions, load
 from kiln.hcl.model import Template
 from kiln.ui.redact import redact_text
@@ -48,14 +49,17 @@ def load_template(
     return template, diags
 
 
-def plugin_manager(template: Template | None = None) -> PluginManager | None:
+def plugin_manager(template: Template | None = None, strict: bool = True) -> PluginManager | None:
     """Built-in plugins, the ones ``template``'s lock file names (checked), the plugin
     home's others and the environment's. Problems are printed; None when the lock
-    stops the command. A plugin that failed to import is reported, once."""
+    stops the command (never when not ``strict``: then they are only warnings). A
+    plugin that failed to import is reported, once."""
     from kiln.install.lockfile import load_folders
     from kiln.plugins.manager import make_manager
 
     folders, diags = load_folders(template)
+    if not strict:
+        diags = [replace(d, severity=Severity.WARNING) for d in diags]
     print_diagnostics(diags)
     if any(d.is_error for d in diags):
         return None
