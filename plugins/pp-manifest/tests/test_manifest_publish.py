@@ -1,0 +1,76 @@
+"""scripts/publish-plugins puts this plugin in a local index that pip installs from."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import kiln_plugin_manifest
+
+ROOT = Path(__file__).resolve().parents[3]
+PUBLISH = ROOT / "scripts" / "publish-plugins"
+
+
+def publish(index: Path) -> str:
+    proc = subprocess.run([str(PUBLISH), str(index)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_publish_writes_a_pep503_index_pip_installs_the_plugin_from(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    out = publish(index)
+    version = kiln_plugin_manifest.__version__
+    wheel = index / "files" / f"kiln_plugin_manifest-{version}-py3-none-any.whl"
+    assert f"published kiln-plugin-manifest {version}: {wheel}" in out
+    assert "dependencies: none beyond kiln's own" in out  # filelock is kiln's too
+
+    page = (index / "simple" / "kiln-plugin-manifest" / "index.html").read_text()
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert f'href="../../files/{wheel.name}#sha256={digest}"' in page
+    assert 'data-requires-python="&gt;=3.11"' in page
+    assert 'href="kiln-plugin-manifest/"' in (index / "simple" / "index.html").read_text()
+    with zipfile.ZipFile(wheel) as zf:
+        entry_points = zf.read(f"kiln_plugin_manifest-{version}.dist-info/entry_points.txt")
+    assert b"[kiln]\nmanifest = kiln_plugin_manifest.plugin" in entry_points
+
+    got = tmp_path / "got"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--index-url",
+            (index / "simple").as_uri() + "/",
+            "-d",
+            str(got),
+            "kiln-plugin-manifest",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in got.iterdir()] == [wheel.name]
+
+
+def test_publishing_again_replaces_the_plugin_and_keeps_other_files(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    publish(index)
+    dependency = index / "files" / "othertool-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(dependency, "w") as zf:
+        zf.writestr("othertool-1.0.dist-info/METADATA", "Name: othertool\nVersion: 1.0\n\n")
+    publish(index)
+    files = sorted(p.name for p in (index / "files").iterdir())
+    assert len([f for f in files if f.startswith("kiln_plugin_manifest-")]) == 1
+    assert dependency.name in files
+    root = (index / "simple" / "index.html").read_text()
+    assert re.findall(r'href="([^"]+)/"', root) == ["kiln-plugin-manifest", "othertool"]
