@@ -147,7 +147,7 @@ def parse_file(text: str, filename: str) -> Node:
     Raises DiagnosticError on a syntax error.
     """
     src = Source(filename, text)
-    start = _parse(blank_strip_markers(text), src)
+    start = _parse(blank_strip_markers(text), src, cache=True)
     return Node(start.children[0], src)
 
 
@@ -156,7 +156,7 @@ def parse_expression(text: str, src: Source) -> Node:
     prefix = "__expr = "
     body = prefix + blank_strip_markers(text)
     inner = Source(src.filename, prefix + text, src.line0, src.col0, len(prefix))
-    start = _parse(body, inner)
+    start = _parse(body, inner, cache=len(body) >= 256)
     body_node = start.children[0]
     attrs = [c for c in body_node.children if isinstance(c, Tree) and c.data == "attribute"]
     if len(attrs) != 1 or len(body_node.children) > 2 + len(attrs):
@@ -174,9 +174,9 @@ def parse_expression(text: str, src: Source) -> Node:
     return Node(expr, inner)
 
 
-def _parse(text: str, src: Source) -> Tree:
+def _parse(text: str, src: Source, cache: bool) -> Tree:
     try:
-        return _parse_cached(text)
+        return _parse_cached(text) if cache else _parser().parse(text + "\n")
     except UnexpectedInput as exc:
         raise DiagnosticError([_syntax_diagnostic(exc, src)]) from None
     except RecursionError:
@@ -241,10 +241,11 @@ def _parse_cached(text: str) -> Tree:
 
     Building the Lark parser costs about 0.1 s per process, more than parsing a template,
     so whole-file trees are kept (pickled) in the user's cache folder, keyed by the text
-    and the versions of kiln and python-hcl2, the way Python keeps bytecode. Small texts
-    (expressions) are parsed directly. ``KILN_PARSE_CACHE=0`` turns the cache off.
+    and the versions of kiln and python-hcl2, the way Python keeps bytecode; every file,
+    however small, since the parser is the cost. Short expressions are parsed directly.
+    ``KILN_PARSE_CACHE=0`` turns the cache off.
     """
-    if len(text) < 256 or os.environ.get("KILN_PARSE_CACHE") == "0":
+    if os.environ.get("KILN_PARSE_CACHE") == "0":
         return _parser().parse(text + "\n")
     key = hashlib.sha256(f"{_cache_salt()}\0{text}".encode()).hexdigest()
     path = os.path.join(_cache_dir(), key[:2], key + ".pickle")
