@@ -9,20 +9,23 @@ must stay inside the folder. Installs and removals hold ``HOME/.lock``, so two
 
 from __future__ import annotations
 
-import compileall
 import json
 import os
 import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from kiln.install.errors import InstallError
-from kiln.install.index import sha256_of
+from kiln.install.index import UPGRADE_HINT, sha256_of
 from kiln.install.lockfile import MARKER, LockedPlugin, site_dir, sorted_packages
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def home_lock(home: Path) -> Any:
@@ -33,43 +36,88 @@ def home_lock(home: Path) -> Any:
     return FileLock(str(home / ".lock"))
 
 
-def install_plugin(
-    plugin: LockedPlugin, wheels: Mapping[str, Path], home: Path, replace: bool = False
-) -> Path:
-    """Install ``plugin`` from ``wheels`` (project -> downloaded file); the folder.
-    An installed folder is kept unless ``replace``. Call it holding :func:`home_lock`."""
-    final = plugin.folder(home)
-    if (final / MARKER).is_file() and not replace:
-        return final
-    for pkg in sorted_packages(plugin):
-        actual = sha256_of(wheels[pkg.name])
+def install_plugins(
+    plugins: Sequence[tuple[LockedPlugin, Mapping[str, Path]]], home: Path, replace: bool = False
+) -> None:
+    """Install each plugin from its wheels (project -> downloaded file) into its folder.
+
+    Every wheel is checked against its pin before any is opened; then the wheels of
+    all plugins are unpacked side by side, and each folder is renamed into place when
+    whole. An installed folder is kept unless
+    ``replace``. Call it holding :func:`home_lock`.
+    """
+    todo = [(p, w) for p, w in plugins if replace or not (p.folder(home) / MARKER).is_file()]
+    checks = [(pkg, wheels[pkg.name]) for plugin, wheels in todo for pkg in plugin.packages]
+    for (pkg, _), actual in zip(checks, pool_map(lambda c: sha256_of(c[1]), checks), strict=True):
         if actual != pkg.sha256:
             raise InstallError(
                 f"{pkg.file} does not match the lock file: its sha256 is {actual}, the lock "
                 f"pins {pkg.sha256}. The file may have been tampered with or re-published; "
-                "nothing was installed. If the new file is trusted, run 'kiln init -upgrade'."
+                f"nothing was installed.{UPGRADE_HINT}"
             )
     staging = home / ".tmp"
     staging.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"{plugin.distribution}-", dir=staging))
+    works = [Path(tempfile.mkdtemp(prefix=f"{p.distribution}-", dir=staging)) for p, _ in todo]
     try:
-        for pkg in sorted_packages(plugin):
-            _install_wheel(wheels[pkg.name], work)
-        compileall.compile_dir(str(site_dir(work)), quiet=1, workers=0)
-        marker = {
-            "source": plugin.source,
-            "version": plugin.version,
-            "distribution": plugin.distribution,
-            "packages": {p.name: p.version for p in sorted_packages(plugin)},
-        }
-        (work / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():  # being replaced, or left without its marker
-            shutil.rmtree(final)
-        os.rename(work, final)
+        jobs = [
+            (wheels[pkg.name], work)
+            for (plugin, wheels), work in zip(todo, works, strict=True)
+            for pkg in plugin.packages
+        ]
+        _unpack_all(jobs)
+        for (plugin, _), work in zip(todo, works, strict=True):
+            _finish(plugin, work, plugin.folder(home))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return final
+        for work in works:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _finish(plugin: LockedPlugin, work: Path, final: Path) -> None:
+    """Write the marker, then rename the whole folder into place."""
+    marker = {
+        "source": plugin.source,
+        "version": plugin.version,
+        "distribution": plugin.distribution,
+        "packages": {p.name: p.version for p in sorted_packages(plugin)},
+    }
+    (work / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():  # being replaced, or left without its marker
+        shutil.rmtree(final)
+    os.rename(work, final)
+
+
+#: Below this much wheel data, forking workers costs more than it saves.
+PARALLEL_BYTES = 4 * 1024 * 1024
+
+
+def _unpack_all(jobs: list[tuple[Path, Path]]) -> None:
+    """Install each (wheel, folder) job; big sets in worker processes, largest first.
+
+    Unpacking is CPU-bound Python (the installer library's per-file work), so threads
+    do not overlap it; on Linux, forked workers do, one per core.
+    """
+    jobs = sorted(jobs, key=lambda job: job[0].stat().st_size, reverse=True)
+    workers = min(len(jobs), os.cpu_count() or 1)
+    big = sum(wheel.stat().st_size for wheel, _ in jobs) >= PARALLEL_BYTES
+    if workers < 2 or not big or sys.platform != "linux":
+        for wheel, folder in jobs:
+            _install_wheel(wheel, folder)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for future in [pool.submit(_install_wheel, wheel, folder) for wheel, folder in jobs]:
+            future.result()
+
+
+def pool_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def _install_wheel(wheel: Path, folder: Path) -> None:

@@ -15,13 +15,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from kiln.install.errors import InstallError
+from kiln.install.installer import pool_map
 from kiln.install.lockfile import (
     InstalledFolder,
     Lock,
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from kiln.install.resolve import Resolution
 
 Say = Callable[[str], object]
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -144,7 +142,7 @@ class Installer:
         hashes = dict(
             zip(
                 (f.filename for f in chosen),
-                self._map(lambda f: f.sha256 or self._fetch(f, None)[1], chosen),
+                pool_map(lambda f: f.sha256 or self._fetch(f, None)[1], chosen),
                 strict=True,
             )
         )
@@ -165,20 +163,23 @@ class Installer:
     def install(self, plugins: Sequence[LockedPlugin], force: bool = False) -> list[Outcome]:
         """Install every plugin not yet in its folder (with ``force``, every plugin),
         all verified against the pins."""
-        from kiln.install.installer import home_lock, install_plugin
+        from kiln.install.installer import home_lock, install_plugins
 
         missing = [p for p in plugins if force or not p.installed(self.home)]
         wanted = {(pkg.name, pkg.sha256): pkg for p in missing for pkg in p.packages}
-        paths = dict(zip(wanted, self._map(self._wheel, wanted.values()), strict=True))
-        outcomes = []
+        paths = dict(zip(wanted, pool_map(self._wheel, list(wanted.values())), strict=True))
         with home_lock(self.home):
-            for plugin in plugins:
-                fresh = plugin in missing and (force or not plugin.installed(self.home))
-                if fresh:
-                    wheels = {pkg.name: paths[(pkg.name, pkg.sha256)] for pkg in plugin.packages}
-                    install_plugin(plugin, wheels, self.home, replace=force)
-                outcomes.append(Outcome(plugin, plugin.folder(self.home), fresh))
-        return outcomes
+            # Another init may have installed some while this one waited for the lock.
+            fresh = [p for p in missing if force or not p.installed(self.home)]
+            install_plugins(
+                [
+                    (p, {pkg.name: paths[(pkg.name, pkg.sha256)] for pkg in p.packages})
+                    for p in fresh
+                ],
+                self.home,
+                replace=force,
+            )
+        return [Outcome(p, p.folder(self.home), p in fresh) for p in plugins]
 
     def _wheel(self, pkg: LockedPackage) -> Path:
         """The pinned file, from the cache or else downloaded and verified."""
@@ -214,13 +215,6 @@ class Installer:
             "kiln at an index that has it (kiln init -index-url, KILN_INDEX_URL), or run "
             "'kiln init -upgrade' to choose another version."
         )
-
-    def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-        items = list(items)
-        if len(items) <= 1:
-            return [fn(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
-            return list(pool.map(fn, items))
 
 
 # -- the commands -----------------------------------------------------------------------
