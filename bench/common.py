@@ -38,7 +38,8 @@ class Row:
 
     ``kiln`` and ``reference`` are medians (seconds unless ``unit`` says otherwise);
     ``target`` is the highest acceptable ``kiln / reference`` ratio. A row without a
-    reference is a plain measurement.
+    reference is a plain measurement, held to ``limit`` (an absolute bound) if given.
+    The reference is Packer 1.6.6 unless a note names another peer.
     """
 
     name: str
@@ -47,6 +48,7 @@ class Row:
     target: float | None = None
     unit: str = "s"
     notes: list[str] = field(default_factory=list)
+    limit: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -57,7 +59,9 @@ class Row:
     @property
     def on_target(self) -> bool | None:
         ratio = self.ratio
-        if ratio is None or self.target is None:
+        if ratio is None:
+            return None if self.limit is None else self.kiln <= self.limit
+        if self.target is None:
             return None
         return ratio <= self.target
 

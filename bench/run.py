@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from common import BenchError, Benchmark, Options, Row, tool_versions
 
 #: Modules (in bench/) that contribute benchmarks, in the order they run.
-MODULES = ("validate", "transfer", "build")
+MODULES = ("validate", "transfer", "build", "init")
 
 
 def registry() -> list[Benchmark]:
@@ -35,11 +35,13 @@ def _cell(value: float | None, unit: str) -> str:
 
 def format_table(rows: Sequence[Row]) -> str:
     """Rows as an aligned text table, each row's notes under it."""
-    header = ("benchmark", "kiln", "packer 1.6.6", "ratio", "target", "")
+    header = ("benchmark", "kiln", "peer", "ratio", "target", "")
     cells = [header]
     for row in rows:
         ratio = "-" if row.ratio is None else f"{row.ratio:.2f}"
         target = "-" if row.target is None else f"≤ {row.target:.2f}"
+        if row.target is None and row.limit is not None:
+            target = f"≤ {row.limit:.2f} {row.unit}"
         verdict = {True: "ok", False: "SLOWER", None: ""}[row.on_target]
         cells.append(
             (

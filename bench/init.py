@@ -1,0 +1,181 @@
+"""``kiln init`` of the repository's plugins from a loopback index, against ``pip``.
+
+Every plugin under ``plugins/`` is published (``scripts/publish-plugins``) into a folder
+served by pypiserver on loopback, and a template requires them all. Until the amazon
+and ansible plugins exist, a stand-in plugin (``kiln-plugin-bench-deps``, built here,
+never published anywhere else) carries the dependencies they are to declare (boto3,
+ansible-core), fetched with ``pip download``: their weight is what an init of the four
+plugins installs. Drop it once ``plugins/`` holds those plugins.
+
+- cold: no lock file, an empty download cache and an empty plugin home; kiln resolves,
+  downloads, verifies and installs. The peer is ``pip install --no-deps --target`` of
+  the very wheels kiln locked, from the same index, with pip's cache off: pip gets the
+  list handed to it and resolves nothing. Target: ≤ 0.5 of pip's time.
+- warm: the lock written, everything installed and cached. Target: ≤ 0.3 s.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from common import ROOT, BenchError, Benchmark, Options, Row, kiln_command, python_command
+
+sys.path.insert(0, str(ROOT))
+from tests.indexserver import pypiserver_index
+
+from kiln.install.lockfile import LOCK_NAME, read_lock
+
+COLD_TARGET = 0.5
+WARM_LIMIT = 0.3
+#: What the plugins not yet in plugins/ will depend on: amazon (boto3), ansible (ansible-core).
+STAND_IN_DEPS = {"amazon": "boto3", "ansible": "ansible-core"}
+
+
+def _plugins() -> list[str]:
+    """The plugin types of the repository's distributions (kiln-plugin-TYPE)."""
+    names = []
+    for project in sorted((ROOT / "plugins").glob("*/pyproject.toml")):
+        name = tomllib.loads(project.read_text())["project"]["name"]
+        names.append(name.removeprefix("kiln-plugin-"))
+    if not names:
+        raise BenchError("plugins/ holds no plugin distribution to install")
+    return names
+
+
+def _stand_in(files: Path, plugins: list[str]) -> list[str]:
+    """Publish the stand-in for the dependencies of plugins not yet written; its deps."""
+    deps = [dep for name, dep in STAND_IN_DEPS.items() if name not in plugins]
+    if not deps:
+        return []
+    from tests.wheels import make_wheel, write_simple_index
+
+    pip = [*python_command(), "-m", "pip", "download", "-q", "--disable-pip-version-check"]
+    subprocess.run(
+        [*pip, "--only-binary=:all:", "-d", str(files), *deps], check=True, capture_output=True
+    )
+    make_wheel(files, "kiln-plugin-bench-deps", "1.0.0", requires=deps)
+    write_simple_index(files.parent, sorted(files.iterdir()))
+    return deps
+
+
+def _template(folder: Path, plugins: list[str]) -> Path:
+    entries = "\n".join(
+        f'    {name} = {{ source = "github.com/hashicorp/{name}", version = ">= 0" }}'
+        for name in plugins
+    )
+    folder.mkdir()
+    (folder / "plugins.pkr.hcl").write_text(
+        f"packer {{\n  required_plugins {{\n{entries}\n  }}\n}}\n"
+    )
+    return folder
+
+
+def _timed(command: list[str], env: dict[str, str], reset: Callable[[], None]) -> float:
+    reset()
+    start = time.perf_counter()
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise BenchError(
+            f"`{' '.join(command)}` exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+        )
+    return elapsed
+
+
+def init_benchmarks(options: Options) -> list[Row]:
+    import os
+
+    plugins = _plugins()
+    with tempfile.TemporaryDirectory(prefix="kiln-bench-init-") as tmp:
+        root = Path(tmp)
+        subprocess.run(
+            [str(ROOT / "scripts" / "publish-plugins"), str(root / "index")],
+            check=True,
+            capture_output=True,
+        )
+        stand_in = _stand_in(root / "index" / "files", plugins)
+        template = _template(root / "template", plugins + (["bench-deps"] if stand_in else []))
+        home, cache, target = root / "home", root / "cache", root / "target"
+        with pypiserver_index(root / "index" / "files") as url:
+            env = {
+                **os.environ,
+                "KILN_PLUGIN_PATH": str(home),
+                "KILN_CACHE_DIR": str(cache),
+                "KILN_CONFIG": str(root / "none.toml"),
+                "KILN_INDEX_URL": url,
+            }
+            kiln = [*kiln_command(), "init", str(template)]
+
+            def cold() -> None:
+                for path in (home, cache):
+                    shutil.rmtree(path, ignore_errors=True)
+                (template / LOCK_NAME).unlink(missing_ok=True)
+
+            def fresh_target() -> None:
+                shutil.rmtree(target, ignore_errors=True)
+
+            _timed(kiln, env, cold)  # writes the lock pip's list comes from
+            lock, _ = read_lock(template / LOCK_NAME)
+            assert lock is not None
+            pins = sorted(
+                {
+                    f"{p.name}=={p.version}"
+                    for plugin in lock.plugins.values()
+                    for p in plugin.packages
+                }
+            )
+            pip = [
+                *python_command(),
+                *[
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "--no-deps",
+                    "--no-cache-dir",
+                    "--disable-pip-version-check",
+                ],
+                "--target",
+                str(target),
+                "--index-url",
+                url,
+                *pins,
+            ]
+            for _ in range(options.warmup):
+                _timed(pip, env, fresh_target)
+            kiln_cold, pip_cold = [], []
+            for _ in range(max(1, options.repetitions)):
+                kiln_cold.append(_timed(kiln, env, cold))
+                pip_cold.append(_timed(pip, env, fresh_target))
+            warm = [_timed(kiln, env, lambda: None) for _ in range(max(3, options.repetitions))]
+    names = ", ".join(plugins)
+    cold_row = Row(
+        "init cold (vs pip)", statistics.median(kiln_cold), statistics.median(pip_cold), COLD_TARGET
+    )
+    cold_row.notes.append(
+        f"peer: pip install --no-deps --target of the {len(pins)} locked wheels (pip also "
+        "byte-compiles them; kiln leaves that to the first import, see docs/plugins.md)"
+    )
+    cold_row.notes.append(f"plugins: {names}")
+    if stand_in:
+        cold_row.notes.append(f"stand-in for plugins to come, with: {', '.join(stand_in)}")
+    warm_row = Row("init warm (locked, cached)", statistics.median(warm), limit=WARM_LIMIT)
+    warm_row.notes.append(f"absolute target ≤ {WARM_LIMIT} s")
+    return [cold_row, warm_row]
+
+
+BENCHMARKS = [
+    Benchmark(
+        "init",
+        "kiln init of the repository's plugins from a loopback index: cold vs pip, and warm",
+        init_benchmarks,
+    ),
+]
