@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sshd import free_port
+from tests.sshd import free_port, stop_process
 
 
 def _pypi_server_command() -> list[str]:
@@ -79,12 +79,7 @@ def pypiserver_index(packages_dir: Path) -> Iterator[str]:
         _wait_until_up(f"{base}/health", proc, log)
         yield f"{base}/simple/"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @dataclass(frozen=True)

@@ -357,18 +357,24 @@ def test_archive_members_cannot_escape(env: Env) -> None:
     assert not list(env.root.rglob("escaped.py")) and env.installed() == []
 
 
-def test_concurrent_inits_agree(env: Env, pypi_index: PypiIndex) -> None:
-    library_wheel(pypi_index.packages, "concurrentlib", "1.0")
+def served_plugin(env: Env, index: PypiIndex, name: str, version: str, constraint: str) -> None:
+    """Serve plugin kiln-plugin-acme-NAME VERSION, which uses library NAMElib 1.0, from
+    ``index``, and require it in the template with ``constraint``."""
+    library_wheel(index.packages, f"{name}lib", "1.0")
     plugin_wheel(
-        pypi_index.packages,
-        "kiln-plugin-acme-concurrent",
-        "1.0.0",
-        component="concurrent",
-        requires=["concurrentlib"],
-        uses="concurrentlib",
+        index.packages,
+        f"kiln-plugin-acme-{name}",
+        version,
+        component=name,
+        requires=[f"{name}lib>=1"],
+        uses=f"{name}lib",
     )
-    env.vars["KILN_INDEX_URL"] = pypi_index.url
-    env.require({"concurrent": ("github.com/acme/concurrent", ">= 1")})
+    env.vars["KILN_INDEX_URL"] = index.url
+    env.require({name: (f"github.com/acme/{name}", constraint)})
+
+
+def test_concurrent_inits_agree(env: Env, pypi_index: PypiIndex) -> None:
+    served_plugin(env, pypi_index, "concurrent", "1.0.0", ">= 1")
     procs = [
         subprocess.Popen(
             [*KILN, "init", "template"],
@@ -508,17 +514,7 @@ def test_index_per_host_from_the_config_file(env: Env, tmp_path: Path) -> None:
 
 
 def test_full_flow_against_pypiserver(env: Env, pypi_index: PypiIndex) -> None:
-    library_wheel(pypi_index.packages, "flowlib", "3.1")
-    plugin_wheel(
-        pypi_index.packages,
-        "kiln-plugin-acme-flow",
-        "0.3.0",
-        component="flow",
-        requires=["flowlib>=3"],
-        uses="flowlib",
-    )
-    env.vars["KILN_INDEX_URL"] = pypi_index.url
-    env.require({"flow": ("github.com/acme/flow", "~> 0.3")})
+    served_plugin(env, pypi_index, "flow", "0.3.0", "~> 0.3")
     env.ok("init", "template")
     assert env.locked_versions() == {"github.com/acme/flow": "0.3.0"}
-    assert "from kiln-plugin-acme-flow 0.3.0 with flowlib 3.1" in env.ok("build", "template").stdout
+    assert "from kiln-plugin-acme-flow 0.3.0 with flowlib 1.0" in env.ok("build", "template").stdout
