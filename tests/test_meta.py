@@ -37,7 +37,7 @@ def test_every_hook_has_a_test(hook: str) -> None:
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_has_a_documentation_section(hook: str) -> None:
-    guide = (ROOT / "docs" / "plugin-authors.md").read_text()
+    guide = (ROOT / "docs" / "plugin-authoring.md").read_text()
     assert f"### `{hook}`" in guide
 
 

@@ -1,6 +1,6 @@
 """kiln's plugin SDK: everything a plugin imports, and nothing else of kiln is public.
 
-See ``docs/plugin-authors.md`` for a walk-through; :mod:`kiln.sdk.components` shows
+See ``docs/plugin-authoring.md`` for a walk-through; :mod:`kiln.sdk.components` shows
 a whole minimal plugin.
 """
 
