@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -368,3 +369,18 @@ def test_console_is_interactive_on_a_terminal(write: Write) -> None:
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
         os.close(fd)
+
+
+def test_a_closed_pipe_is_no_crash(tmp_path: Path) -> None:
+    # kiln plugins installed | head: the reader may leave before kiln writes.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiln", "plugins", "installed"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "KILN_CRASH_DIR": str(tmp_path)},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "internal error" not in err and not (tmp_path / "crash.log").exists()

@@ -86,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         return 130
+    except BrokenPipeError:
+        # The reader went away (kiln plugins installed | head): stop quietly, as Unix
+        # tools do, and keep Python from complaining about the flush at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception:  # an internal error: short report, details in a crash log
         return _crash(name)
 
