@@ -94,8 +94,8 @@ def index(pm: PluginManager, specs: Sequence[ComponentSpec]) -> str:
     lines = [
         "# Component reference",
         "",
-        "Generated from each component's declared "
-        "configuration by `python -m kiln.plugins.reference docs/components`.",
+        "Generated from each component's declared configuration by "
+        "`python -m kiln.plugins.reference` (do not edit by hand).",
         "",
     ]
     for spec in specs:
