@@ -37,7 +37,6 @@ from typing import Any
 
 from kiln.hcl.body import BlockSpec, Schema
 from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Range, error, read_source
-from kiln.install.names import source_key
 
 LOCK_NAME = ".kiln.lock.hcl"
 MARKER = "kiln-plugin.json"  # written last into an installed folder: the install is whole
@@ -117,6 +116,8 @@ def read_lock(path: Path) -> tuple[Lock | None, list[Diagnostic]]:
         body = NativeBody(parse_file(text, filename))
     except DiagnosticError as exc:
         return None, list(exc.diagnostics)
+    from kiln.install.names import source_key
+
     content = body.content(Schema(blocks={"plugin": BlockSpec(labels=1)}))
     diags = list(content.diagnostics)
     lock = Lock()
@@ -249,6 +250,10 @@ def stale_reason(locked: LockedPlugin, requirement: Requirement) -> str | None:
 
 def template_requirements(template: Any) -> list[Requirement]:
     """The template's ``required_plugins``, keyed as the lock keys them."""
+    if not template.required_plugins:
+        return []  # and packaging stays unimported
+    from kiln.install.names import source_key
+
     return [
         Requirement(rp.name, source_key(rp.source), rp.version, rp.range)
         for rp in template.required_plugins.values()
@@ -312,9 +317,6 @@ def plugin_folders(
 
     ``environment`` gives the version of a distribution installed with kiln, or None.
     """
-    from kiln.hcl.requirements import parse_constraint
-    from kiln.install.names import distribution_for
-
     folders: list[Path] = []
     diags: list[Diagnostic] = []
     newest: dict[str, list[InstalledFolder]] = {}
@@ -339,6 +341,9 @@ def plugin_folders(
             else:
                 folders.append(site_dir(locked.folder(home)))
             continue
+        from kiln.hcl.requirements import parse_constraint
+        from kiln.install.names import distribution_for
+
         allows = parse_constraint(req.constraints).allows if req.constraints else None
         dist = distribution_for(req.source)
         version = environment(dist)
