@@ -342,6 +342,35 @@ def test_a_tampered_wheel_is_refused_and_nothing_is_installed(
     assert not [p for p in cache.rglob("*.whl")] if cache.exists() else True
 
 
+def test_a_damaged_cached_wheel_is_refused(env: Env) -> None:
+    greeting(env, "1.0.0")
+    env.require({"greeting": (GREETING, ">= 1")})
+    env.ok("init", "template")
+    for folder in installed_folders(env.home):
+        subprocess.run(["rm", "-rf", str(folder.path)], check=True)
+    (cached,) = Path(env.vars["KILN_CACHE_DIR"]).rglob("*.whl")
+    cached.write_bytes(cached.read_bytes() + b"tampered")
+    out = env.fails("init", "template")
+    assert "does not match the hash in the lock file" in out and "kiln init -upgrade" in out
+    assert env.installed() == []
+
+
+def test_a_republished_pinned_file_is_refused_when_resolving_again(env: Env) -> None:
+    library_wheel(env.files(), "greetlib", "1.0")
+    greeting(env, "1.0.0", requires=["greetlib"], uses="greetlib")
+    env.require({"greeting": (GREETING, ">= 1")})
+    env.ok("init", "template")
+    before = env.lock.read_text()
+    # greetlib 1.0 re-published with other content; a second plugin makes init resolve.
+    library_wheel(env.files(), "greetlib", "1.0", requires_python=">=3")
+    plugin_wheel(env.files(), "kiln-plugin-acme-other", "1.0.0", component="other")
+    env.publish()
+    env.require({"greeting": (GREETING, ">= 1"), "other": ("github.com/acme/other", ">= 1")})
+    out = env.fails("init", "template")
+    assert "greetlib-1.0-py3-none-any.whl" in out and "does not match the hash" in out
+    assert env.lock.read_text() == before
+
+
 def test_an_unreachable_index_is_a_clear_error_and_nothing_is_half_installed(env: Env) -> None:
     env.require({"greeting": (GREETING, ">= 1")})
     out = env.fails("init", "template", KILN_INDEX_URL="http://127.0.0.1:9/simple/")

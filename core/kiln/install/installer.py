@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
-from kiln.install.errors import InstallError
-from kiln.install.index import UPGRADE_HINT, sha256_of
+from kiln.install.errors import InstallError, hash_mismatch
+from kiln.install.index import sha256_of
 from kiln.install.lockfile import MARKER, LockedPlugin, site_dir, sorted_packages
 
 T = TypeVar("T")
@@ -36,25 +36,18 @@ def home_lock(home: Path) -> Any:
     return FileLock(str(home / ".lock"))
 
 
-def install_plugins(
-    plugins: Sequence[tuple[LockedPlugin, Mapping[str, Path]]], home: Path, replace: bool = False
-) -> None:
-    """Install each plugin from its wheels (project -> downloaded file) into its folder.
+def install_plugins(todo: Sequence[tuple[LockedPlugin, Mapping[str, Path]]], home: Path) -> None:
+    """Install each plugin from its wheels (project -> downloaded file) into its folder,
+    replacing the folder if there is one. Call it holding :func:`home_lock`.
 
     Every wheel is checked against its pin before any is opened; then the wheels of
     all plugins are unpacked side by side, and each folder is renamed into place when
-    whole. An installed folder is kept unless
-    ``replace``. Call it holding :func:`home_lock`.
+    whole.
     """
-    todo = [(p, w) for p, w in plugins if replace or not (p.folder(home) / MARKER).is_file()]
     checks = [(pkg, wheels[pkg.name]) for plugin, wheels in todo for pkg in plugin.packages]
     for (pkg, _), actual in zip(checks, pool_map(lambda c: sha256_of(c[1]), checks), strict=True):
         if actual != pkg.sha256:
-            raise InstallError(
-                f"{pkg.file} does not match the lock file: its sha256 is {actual}, the lock "
-                f"pins {pkg.sha256}. The file may have been tampered with or re-published; "
-                f"nothing was installed.{UPGRADE_HINT}"
-            )
+            raise hash_mismatch(pkg.file, actual, pkg.sha256, "the lock file")
     staging = home / ".tmp"
     staging.mkdir(parents=True, exist_ok=True)
     works = [Path(tempfile.mkdtemp(prefix=f"{p.distribution}-", dir=staging)) for p, _ in todo]
@@ -114,6 +107,7 @@ def _unpack_all(jobs: list[tuple[Path, Path]]) -> None:
 
 
 def pool_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``fn`` over ``items`` in threads (I/O: downloads, hashing), results in order."""
     if len(items) <= 1:
         return [fn(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:

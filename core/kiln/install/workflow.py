@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiln.install.errors import InstallError
+from kiln.install.errors import InstallError, hash_mismatch
 from kiln.install.installer import pool_map
 from kiln.install.lockfile import (
     InstalledFolder,
@@ -125,11 +125,8 @@ class Installer:
         for pkg in (pkg for plugin in plugins for pkg in plugin.packages):
             old = pins.get(pkg.name)
             if old is not None and old.version == pkg.version and old.sha256 != pkg.sha256:
-                raise InstallError(
-                    f"{pkg.file} on {pkg.index} has sha256 {pkg.sha256}, but the lock file "
-                    f"pins {old.sha256} for {pkg.name} {pkg.version}. The file may have been "
-                    "tampered with or re-published; nothing was installed. If the new file "
-                    "is trusted, run 'kiln init -upgrade'."
+                raise hash_mismatch(
+                    f"{pkg.file} on {pkg.index}", pkg.sha256, old.sha256, "the lock file"
                 )
         return plugins
 
@@ -177,7 +174,6 @@ class Installer:
                     for p in fresh
                 ],
                 self.home,
-                replace=force,
             )
         return [Outcome(p, p.folder(self.home), p in fresh) for p in plugins]
 
@@ -189,10 +185,10 @@ class Installer:
         return self._fetch(self._locate(pkg), pkg.sha256)[0]
 
     def _fetch(self, file: IndexFile, sha256: str | None) -> tuple[Path, str]:
-        from kiln.install.index import sha256_of
-
+        """The file, verified (or hashed) and cached, and its sha256: the cache keeps a
+        file under its hash (``Session.download``)."""
         path = self.session.download(file, self.cache, sha256)
-        return path, sha256 or file.sha256 or sha256_of(path)
+        return path, path.parent.name
 
     def _locate(self, pkg: LockedPackage) -> IndexFile:
         """Find a pinned file by name: on the index configured now for the plugin's
