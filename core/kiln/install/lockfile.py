@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kiln.hcl.body import BlockSpec, Schema
+from kiln.hcl.body import BlockSpec, Content, Schema
 from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Range, error, read_source
 
 LOCK_NAME = ".kiln.lock.hcl"
@@ -125,13 +125,12 @@ def read_lock(path: Path) -> tuple[Lock | None, list[Diagnostic]]:
         inner = block.body.content(
             Schema(_PLUGIN_ATTRS, _PLUGIN_ATTRS, {"package": BlockSpec(labels=1)})
         )
-        values = _strings(inner.attributes, diags)
+        values = _strings(inner, diags)
         packages = []
         for pkg in inner.blocks_of("package"):
             fields = _strings(pkg.body.content(Schema(_PACKAGE_ATTRS, _PACKAGE_ATTRS)), diags)
             if len(fields) == len(_PACKAGE_ATTRS):
                 packages.append(LockedPackage(pkg.labels[0], **fields))
-        diags.extend(inner.diagnostics)
         if len(values) != len(_PLUGIN_ATTRS):
             continue
         try:
@@ -150,15 +149,14 @@ def read_lock(path: Path) -> tuple[Lock | None, list[Diagnostic]]:
 _REWRITE = "Fix the lock file, or delete it and run 'kiln init' to write it again."
 
 
-def _strings(content: Any, diags: list[Diagnostic]) -> dict[str, str]:
-    """The attributes of ``content`` evaluated as plain strings (a lock has no variables)."""
+def _strings(content: Content, diags: list[Diagnostic]) -> dict[str, str]:
+    """The attributes of ``content`` evaluated as plain strings (a lock has no
+    variables); its problems and theirs go to ``diags``."""
     from kiln.hcl.eval import EvalError, Scope
 
-    if not isinstance(content, dict):
-        diags.extend(content.diagnostics)
-        content = content.attributes
+    diags.extend(content.diagnostics)
     values: dict[str, str] = {}
-    for name, attr in content.items():
+    for name, attr in content.attributes.items():
         try:
             value = attr.expr.evaluate(Scope())
         except EvalError as exc:
@@ -180,12 +178,7 @@ def format_lock(lock: Lock) -> str:
     for key in sorted(lock.plugins):
         plugin = lock.plugins[key]
         out.append(f"\nplugin {_quote(plugin.source)} {{\n")
-        out.extend(
-            _aligned(
-                [(n, getattr(plugin, n)) for n in _PLUGIN_ATTRS],
-                "  ",
-            )
-        )
+        out.extend(_aligned([(n, getattr(plugin, n)) for n in _PLUGIN_ATTRS], "  "))
         for pkg in sorted_packages(plugin):
             out.append(f"\n  package {_quote(pkg.name)} {{\n")
             out.extend(_aligned([(n, getattr(pkg, n)) for n in _PACKAGE_ATTRS], "    "))
