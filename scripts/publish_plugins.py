@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -32,6 +31,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.wheels import write_simple_index  # noqa: E402  (needs ROOT on sys.path)
+
+from kiln.install.index import wheel_metadata  # noqa: E402
 
 __all__ = ["build_wheels", "core_dependencies", "plugin_folders", "publish", "third_party"]
 
@@ -76,20 +77,12 @@ def build_wheels(folders: Iterable[Path], out: Path) -> list[Path]:
 def requires_dist(wheel: Path) -> list[Requirement]:
     """The ``Requires-Dist`` entries of a wheel's METADATA that apply here (markers
     evaluated; requirements of extras left out)."""
-    with zipfile.ZipFile(wheel) as zf:
-        name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
-        text = zf.read(name).decode("utf-8")
     found: list[Requirement] = []
-    for line in text.split("\n\n", 1)[0].splitlines():
-        key, _, value = line.partition(":")
-        if key.strip().lower() != "requires-dist":
-            continue
+    for value in wheel_metadata(wheel).get_all("Requires-Dist") or []:
         try:
-            req = Requirement(value.strip())
+            req = Requirement(value)
         except InvalidRequirement as exc:
-            raise SystemExit(
-                f"error: {wheel.name}: bad Requires-Dist {value.strip()!r}: {exc}"
-            ) from None
+            raise SystemExit(f"error: {wheel.name}: bad Requires-Dist {value!r}: {exc}") from None
         if req.marker is None or req.marker.evaluate({"extra": ""}):
             found.append(req)
     return found

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, canonicalize_version, parse_wheel_filename
 
+from kiln.install import index as kiln_index
+
 
 def _dist_name(name: str) -> str:
     """The file-name form of a project name: PEP 503 normalized with underscores."""
@@ -125,13 +127,8 @@ def _project_of(file: Path) -> str:
 def _requires_python(file: Path) -> str | None:
     if not file.name.endswith(".whl"):
         return None
-    with zipfile.ZipFile(file) as zf:
-        for member in zf.namelist():
-            if member.endswith(".dist-info/METADATA"):
-                for line in zf.read(member).decode().splitlines():
-                    if line.startswith("Requires-Python:"):
-                        return line.partition(":")[2].strip()
-    return None
+    value = kiln_index.wheel_metadata(file).get("Requires-Python")
+    return str(value) if value else None
 
 
 def write_simple_index(folder: Path, files: Iterable[Path]) -> Path:

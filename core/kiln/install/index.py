@@ -42,7 +42,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from kiln.install.errors import InstallError
+from kiln.install.errors import InstallError, hash_mismatch
 
 if TYPE_CHECKING:
     import httpx
@@ -55,9 +55,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_WAIT = 30.0  # seconds: the most kiln waits between two tries, whatever Retry-After says
 CHUNK = 256 * 1024
 WHERE_INDEX_IS_SET = "kiln init -index-url, KILN_INDEX_URL or the config file"
-
-
-UPGRADE_HINT = " If the new file is trusted, run 'kiln init -upgrade'."
 
 
 class NotFound(InstallError):
@@ -575,7 +572,7 @@ class Session:
                 "kiln installs plugins from wheels only."
             )
         path = self.download(file, cache, None)
-        return _wheel_metadata(path, file)
+        return wheel_metadata(path, f" (from {file.url})")
 
     def download(self, file: IndexFile, cache: WheelCache, sha256: str | None) -> Path:
         """The file in the cache, downloaded unless the cache holds it already.
@@ -598,16 +595,8 @@ class Session:
                 out.close()
                 actual = digest.hexdigest()
                 if expected and actual != expected:
-                    raise InstallError(
-                        f"The file {file.filename} from {file.url} does not match the hash "
-                        f"in {source}: expected sha256 {expected}, got {actual}. The file "
-                        "may have been tampered with, or re-published under the same name; "
-                        "nothing was installed."
-                        + (
-                            " If the new file is trusted, run 'kiln init -upgrade'."
-                            if sha256
-                            else ""
-                        )
+                    raise hash_mismatch(
+                        f"{file.filename} from {file.url}", actual, expected, source
                     )
                 return cache.add(temp, actual, file.filename)
 
@@ -655,23 +644,22 @@ class Session:
             yield lambda amount: bar.advance(task, amount)
 
 
-def _wheel_metadata(path: Path, file: IndexFile) -> email.message.Message:
-    """``*.dist-info/METADATA`` out of a wheel (the project's own, if several)."""
+def wheel_metadata(path: Path, origin: str = "") -> email.message.Message:
+    """``*.dist-info/METADATA`` out of the wheel at ``path`` (the project's own, if it
+    holds several); ``origin`` (" (from URL)") goes into error messages."""
     try:
+        project = canonicalize_name(parse_wheel_filename(path.name)[0])
         with zipfile.ZipFile(path) as zf:
             found = [
                 n
                 for n in zf.namelist()
                 if n.count("/") == 1 and n.endswith("/METADATA") and ".dist-info/" in n
             ]
-            own = [n for n in found if canonicalize_name(n.split("-")[0]) == file.project]
+            own = [n for n in found if canonicalize_name(n.split("-")[0]) == project]
             if not (own or found):
                 raise InstallError(
-                    f"{file.filename} (from {file.url}) has no .dist-info/METADATA; "
-                    "it is not a valid wheel."
+                    f"{path.name}{origin} has no .dist-info/METADATA; it is not a valid wheel."
                 )
             return email.parser.BytesParser().parsebytes(zf.read((own or found)[0]))
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InstallError(
-            f"{file.filename} (from {file.url}) is not a valid wheel ({exc})."
-        ) from None
+    except (zipfile.BadZipFile, OSError, InvalidWheelFilename) as exc:
+        raise InstallError(f"{path.name}{origin} is not a valid wheel ({exc}).") from None
