@@ -8,7 +8,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,11 +99,14 @@ def packer_command() -> list[str]:
     return [packer]
 
 
-def run_checked(argv: Sequence[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a command once; a non-zero exit is a BenchError that shows its output."""
+def run_checked(
+    argv: Sequence[str], cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command once (``env`` on top of this process's environment); a non-zero
+    exit is a BenchError that shows its output."""
     # a crash log goes to the temporary folder, not into the checkout
-    env = {"KILN_CRASH_DIR": tempfile.gettempdir(), **os.environ, **QUIET_ENV}
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    full = {"KILN_CRASH_DIR": tempfile.gettempdir(), **os.environ, **QUIET_ENV, **(env or {})}
+    proc = subprocess.run(argv, cwd=cwd, env=full, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         output = (proc.stdout + proc.stderr).strip()
         raise BenchError(f"`{' '.join(argv)}` exited {proc.returncode}:\n{output}")

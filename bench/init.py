@@ -26,7 +26,16 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from common import ROOT, BenchError, Benchmark, Options, Row, kiln_command, python_command
+from common import (
+    ROOT,
+    BenchError,
+    Benchmark,
+    Options,
+    Row,
+    kiln_command,
+    python_command,
+    run_checked,
+)
 
 sys.path.insert(0, str(ROOT))
 from tests.indexserver import pypiserver_index
@@ -79,20 +88,14 @@ def _template(folder: Path, plugins: list[str]) -> Path:
 
 
 def _timed(command: list[str], env: dict[str, str], reset: Callable[[], None]) -> float:
+    """Wall time of one checked run of ``command``, after an untimed ``reset``."""
     reset()
     start = time.perf_counter()
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise BenchError(
-            f"`{' '.join(command)}` exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
-        )
-    return elapsed
+    run_checked(command, env=env)
+    return time.perf_counter() - start
 
 
 def init_benchmarks(options: Options) -> list[Row]:
-    import os
-
     plugins = _plugins()
     with tempfile.TemporaryDirectory(prefix="kiln-bench-init-") as tmp:
         root = Path(tmp)
@@ -106,7 +109,6 @@ def init_benchmarks(options: Options) -> list[Row]:
         home, cache, target = root / "home", root / "cache", root / "target"
         with pypiserver_index(root / "index" / "files") as url:
             env = {
-                **os.environ,
                 "KILN_PLUGIN_PATH": str(home),
                 "KILN_CACHE_DIR": str(cache),
                 "KILN_CONFIG": str(root / "none.toml"),
