@@ -21,18 +21,12 @@ plugin by publishing its bare type. The host picks the index (see ``settings``).
 
 from __future__ import annotations
 
-import re
+from packaging.utils import canonicalize_name
 
 from kiln.hcl.requirements import SourceAddress, parse_source_address
 
 OFFICIAL = ("github.com", ("hashicorp",))
 PREFIX = "kiln-plugin-"
-
-
-def canonical(name: str) -> str:
-    """PEP 503 normalisation (what ``packaging.utils.canonicalize_name`` does), kept
-    here so ``validate`` does not import more than it needs."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def distribution_for(source: str | SourceAddress) -> str:
@@ -41,7 +35,7 @@ def distribution_for(source: str | SourceAddress) -> str:
     parts = [address.type]
     if (address.host, namespace) != OFFICIAL:
         parts = [*namespace, address.type]
-    return canonical(PREFIX + "-".join(parts))
+    return canonicalize_name(PREFIX + "-".join(parts))
 
 
 def source_key(source: str) -> str:
