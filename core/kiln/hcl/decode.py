@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
 from kiln.hcl import types
-from kiln.hcl.body import Attribute, Block, Body, did_you_mean, unsupported_argument
+from kiln.hcl.body import (
+    Attribute,
+    Block,
+    Body,
+    did_you_mean,
+    unsupported_argument,
+    unsupported_block,
+)
 from kiln.hcl.diagnostics import Diagnostic, Range, error
 from kiln.hcl.durations import parse_duration
 from kiln.hcl.eval import EvalError, Scope
@@ -164,13 +171,7 @@ def _block(
     nested = spec.block_class if spec is not None else None
     if spec is None or nested is None:
         blocks = [n for n, s in options.items() if s.block_class is not None]
-        diags.append(
-            error(
-                "Unsupported block type",
-                f'Blocks of type "{name}" are not expected in {what}.{did_you_mean(name, blocks)}',
-                block.range,
-            )
-        )
+        diags.append(unsupported_block(name, f"in {what}", blocks, block.range))
         return
     if block.type == "dynamic":
         generated, inner = expand_dynamic(block, scope)
