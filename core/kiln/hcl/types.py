@@ -23,8 +23,8 @@ from kiln.hcl.values import (
     format_number,
     go_quote,
     is_number,
-    number_to_string,
     parse_number,
+    to_string,
 )
 
 __all__ = [
@@ -421,7 +421,7 @@ def _mismatch_objects(got: ObjectType, want: ObjectType) -> str:
             return f'attribute "{name}": {mismatch_message(got.attrs[name], attr)}'
     if not missing:
         return "incorrect object attributes"
-    quoted = [_go_quote(m) for m in sorted(missing)]
+    quoted = [go_quote(m) for m in sorted(missing)]
     if len(quoted) == 1:
         return f"attribute {quoted[0]} is required"
     if len(quoted) == 2:
@@ -441,7 +441,7 @@ def _mismatch_from_structural(got: TupleType | ObjectType, want: _CollectionType
     else:
         for name, attr in got.attrs.items():
             if not _can_convert(attr, want.elem):
-                return f"element {_go_quote(name)}: {mismatch_message(attr, want.elem)}"
+                return f"element {go_quote(name)}: {mismatch_message(attr, want.elem)}"
     return f"all elements must be {want.elem.friendly_name(True)}"
 
 
@@ -451,11 +451,6 @@ def _mismatch_from_collection(got: _CollectionType, want: _CollectionType) -> st
     if isinstance(want, MapType) and not isinstance(got, MapType):
         return want.friendly_name(True) + " required"
     return f"incorrect {want.kind} element type: {mismatch_message(got.elem, want.elem)}"
-
-
-def _go_quote(text: str) -> str:
-    """Go's ``%q`` of a string (as cty writes names in messages)."""
-    return go_quote(text)
 
 
 # --------------------------------------------------------------------------- value conversion
@@ -476,12 +471,8 @@ def _convert(value: Any, want: Type, path: tuple[str | int, ...]) -> Any:
     if value is None or value is UNKNOWN or want == ANY:
         return value
     if want == STRING:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if is_number(value):
-            return number_to_string(value)
+        if isinstance(value, (str, bool)) or is_number(value):
+            return to_string(value)
         raise ConversionError("string required", path)
     if want == NUMBER:
         if is_number(value):
@@ -531,7 +522,7 @@ def _convert(value: Any, want: Type, path: tuple[str | int, ...]) -> Any:
             if item is None and name in want.defaults:
                 item = want.defaults[name]
             elif name not in value and name not in want.optional:
-                raise ConversionError(f"attribute {_go_quote(name)} is required", path)
+                raise ConversionError(f"attribute {go_quote(name)} is required", path)
             out[name] = _convert(item, attr, (*path, name))
         return out
     if isinstance(want, TupleType):
