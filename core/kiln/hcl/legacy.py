@@ -1361,17 +1361,8 @@ class _Loader:
         self.diags = diags
         self.root = os.path.dirname(tpl.path) or "."
 
-    def static_values(self, template: Template) -> dict[str, Any]:
-        from kiln import PACKER_COMPAT_VERSION
-        from kiln.hcl.model import NO_VALUE
-
-        return {
-            "var": {n: v.value for n, v in template.variables.items() if v.value is not NO_VALUE},
-            "path": {"root": template.root, "cwd": os.getcwd()},
-            "packer": {"version": PACKER_COMPAT_VERSION},
-        }
-
     def run(self, var_files: list[str], cli_vars: dict[str, str]) -> Template:
+        from kiln.hcl.loader import template_scope_values
         from kiln.hcl.model import Build, BuildSource, Source, Template
 
         tpl = self.tpl
@@ -1384,7 +1375,7 @@ class _Loader:
         )
         self.check_version(template)
         self.variables(template, var_files, cli_vars)
-        values = self.static_values(template)
+        values = template_scope_values(template)
         build = Build(range=tpl.builders_range or tpl.root.range, description=tpl.description)
         self.names: dict[str, tuple[str, str]] = {}
         for raw in tpl.builders:
@@ -1409,9 +1400,9 @@ class _Loader:
             template.sources[key] = Source(raw.type, name, body, raw.range)
             build.sources.append(BuildSource(raw.type, name, raw.range))
         for raw_prov in tpl.provisioners:
-            build.provisioners.append(self.provisioner(raw_prov, values))
+            build.provisioners.append(self.provisioner(raw_prov, template, values))
         if tpl.cleanup is not None:
-            build.error_cleanup_provisioner = self.provisioner(tpl.cleanup, values)
+            build.error_cleanup_provisioner = self.provisioner(tpl.cleanup, template, values)
         for raw_chain in tpl.post_processors:
             build.post_processors.append([self.post_processor(pp) for pp in raw_chain])
         template.builds.append(build)
@@ -1606,7 +1597,9 @@ class _Loader:
 
     # -- components ---------------------------------------------------------
 
-    def provisioner(self, raw: RawProvisioner, values: dict[str, Any]) -> Provisioner:
+    def provisioner(
+        self, raw: RawProvisioner, template: Template, values: dict[str, Any]
+    ) -> Provisioner:
         from kiln.hcl.durations import parse_duration
         from kiln.hcl.model import Provisioner
 
@@ -1655,21 +1648,19 @@ class _Loader:
             else:
                 prov.max_retries = retries
         if raw.override is not None:
-            prov.override = self.override(raw.override, values)
+            prov.override = self.override(raw.override, template)
         return prov
 
-    def override(self, node: JsonValue, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        from kiln.hcl.eval import EvalError, Scope
+    def override(self, node: JsonValue, template: Template) -> dict[str, dict[str, Any]]:
+        from kiln.hcl.eval import EvalError
+        from kiln.hcl.loader import build_scope
 
         out: dict[str, dict[str, Any]] = {}
         for prop in node.props:
             key = self.names.get(prop.name)
             if key is None or prop.value.kind != "object":
                 continue
-            build_values = {"name": "", **{k: _unknown() for k in _build_generated()}}
-            scope = Scope(
-                values={**values, "source": {"type": key[0], "name": key[1]}, "build": build_values}
-            )
+            scope = build_scope(template, key[0], key[1])
             try:
                 value = LegacyExpression(prop.value, self.tpl.path).evaluate(scope)
             except EvalError as exc:
@@ -1691,12 +1682,6 @@ class _Loader:
             except_=self.refs(raw.except_),
             keep_input_artifact=raw.keep_input_artifact,
         )
-
-
-def _build_generated() -> tuple[str, ...]:
-    from kiln.hcl.loader import BUILD_GENERATED
-
-    return BUILD_GENERATED
 
 
 def template_range(tpl: LegacyTemplate) -> Range:
