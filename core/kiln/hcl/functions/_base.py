@@ -107,19 +107,29 @@ class Function:
     """A template function: its parameters and implementation.
 
     ``impl`` receives the converted arguments positionally (the variadic ones last),
-    preceded by the :class:`FunctionContext` when ``needs_context`` is true.
+    preceded by the :class:`FunctionContext` when ``needs_context`` is true. Its arity
+    (``variadic``, ``min_args``, ``max_args``) follows from ``params`` and ``var_param``.
     """
 
     name: str
     impl: Callable[..., Any]
-    variadic: bool
-    min_args: int
-    max_args: int | None
     only_in_variable_defaults: bool = False
     params: tuple[Param, ...] = ()
     var_param: Param | None = None
     needs_context: bool = False
     description: str = field(default="", compare=False)
+
+    @property
+    def variadic(self) -> bool:
+        return self.var_param is not None
+
+    @property
+    def min_args(self) -> int:
+        return len(self.params)
+
+    @property
+    def max_args(self) -> int | None:
+        return None if self.variadic else len(self.params)
 
     def param_for(self, index: int) -> Param:
         """The parameter argument ``index`` binds to."""
@@ -166,9 +176,9 @@ class Function:
         )
 
     def _check_arity(self, args: list[Any]) -> None:
-        count = len(self.params)
+        count = self.min_args
         if len(args) < count:
-            qual = " at least" if self.var_param else ""
+            qual = " at least" if self.variadic else ""
             missing = self.params[len(args)].name
             raise FunctionError(
                 f'Function "{self.name}" expects{qual} {count} argument(s). '
@@ -176,7 +186,7 @@ class Function:
                 summary=SUMMARY_TOO_FEW,
                 function=self.name,
             )
-        if self.var_param is None and len(args) > count:
+        if not self.variadic and len(args) > count:
             raise FunctionError(
                 f'Function "{self.name}" expects only {count} argument(s).',
                 summary=SUMMARY_TOO_MANY,
@@ -217,9 +227,6 @@ def function(
         REGISTRY[name] = Function(
             name=name,
             impl=impl,
-            variadic=var_param is not None,
-            min_args=len(params),
-            max_args=None if var_param is not None else len(params),
             only_in_variable_defaults=only_in_variable_defaults,
             params=tuple(params),
             var_param=var_param,
