@@ -1097,6 +1097,14 @@ class _Structure:
         if refs is not None:
             self.tpl.sensitive = refs
 
+    def _type(self, node: JsonValue, summary: str, detail: str) -> JsonValue | None:
+        """A component object's ``"type"``: a non-empty string, or reported as missing."""
+        type_node = node.get("type")
+        if type_node is None or type_node.kind != "string" or not type_node.value:
+            self.add(summary, detail, (type_node or node).range)
+            return None
+        return type_node
+
     def _names(self, value: JsonValue, what: str) -> list[NameRef] | None:
         if value.kind == "string":  # weakly typed, as Packer decodes it
             return [NameRef(value.value, value.range)]
@@ -1121,13 +1129,12 @@ class _Structure:
             if node.kind != "object":
                 self.add(f"Invalid builder {index}", "A builder is a JSON object.", node.range)
                 continue
-            type_node = node.get("type")
-            if type_node is None or type_node.kind != "string" or not type_node.value:
-                self.add(
-                    f"Builder {index} has no type",
-                    'Every builder needs a "type", such as "null" or "docker".',
-                    (type_node or node).range,
-                )
+            type_node = self._type(
+                node,
+                f"Builder {index} has no type",
+                'Every builder needs a "type", such as "null" or "docker".',
+            )
+            if type_node is None:
                 continue
             name_node = node.get("name")
             name = type_node.value
@@ -1209,13 +1216,12 @@ class _Structure:
         if node.kind != "object":
             self.add(f"Invalid {what}", "A provisioner is a JSON object.", node.range)
             return None
-        type_node = node.get("type")
-        if type_node is None or type_node.kind != "string" or not type_node.value:
-            self.add(
-                f"Invalid {what}",
-                "Provisioner missing 'type': every provisioner needs one, such as \"shell\".",
-                (type_node or node).range,
-            )
+        type_node = self._type(
+            node,
+            f"Invalid {what}",
+            "Provisioner missing 'type': every provisioner needs one, such as \"shell\".",
+        )
+        if type_node is None:
             return None
         prov = RawProvisioner(type_node.value, node, type_node)
         self._only_except(prov, node, what)
@@ -1308,13 +1314,12 @@ class _Structure:
                 self.add(f"Invalid {what}", "type is required.", node.range)
                 return None
             return RawPostProcessor(node.value, node, node)
-        type_node = node.get("type")
-        if type_node is None or type_node.kind != "string" or not type_node.value:
-            self.add(
-                f"Invalid {what}",
-                'type is required: every post-processor needs one, such as "manifest".',
-                (type_node or node).range,
-            )
+        type_node = self._type(
+            node,
+            f"Invalid {what}",
+            'type is required: every post-processor needs one, such as "manifest".',
+        )
+        if type_node is None:
             return None
         pp = RawPostProcessor(type_node.value, node, type_node)
         name = node.get("name")
