@@ -203,24 +203,24 @@ class SFTPSession:
 
     def _request(self, kind: int, payload: bytes) -> tuple[int, bytes]:
         """Send one request and wait for its answer; a failure status raises."""
-        request = self._send_request(kind, payload)
-        while True:
-            answer_kind, answer, rest = self._read_header()
-            body = self._take(rest)
-            if answer != request:
-                continue  # a late answer to a transfer that was abandoned
-            if answer_kind == STATUS and _status_code(body) != OK:
-                raise _failure(answer_kind, body)
-            return answer_kind, body
+        answer_kind, body = self._answer(self._send_request(kind, payload))
+        if answer_kind == STATUS and _status_code(body) != OK:
+            raise _failure(answer_kind, body)
+        return answer_kind, body
 
     def _expect_ok(self, request: int) -> None:
+        kind, body = self._answer(request)
+        if kind != STATUS or _status_code(body) != OK:
+            raise _failure(kind, body)
+
+    def _answer(self, request: int) -> tuple[int, bytes]:
+        """The type and body of the answer to ``request``, skipping late answers to
+        transfers that were abandoned."""
         while True:
             kind, answer, rest = self._read_header()
             body = self._take(rest)
             if answer == request:
-                if kind != STATUS or _status_code(body) != OK:
-                    raise _failure(kind, body)
-                return
+                return kind, body
 
     def _take_id(self) -> int:
         request = self.next_id
