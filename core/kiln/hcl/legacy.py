@@ -233,11 +233,10 @@ def _skip_comment(text: str, body: int, open_at: int) -> tuple[int, bool] | None
     if close < 0:
         raise GoTemplateError("unclosed comment", open_at)
     k = close + 2
-    trim = False
     if text.startswith(" -}}", k):
         return k + 4, True
     if text.startswith("}}", k):
-        return k + 2, trim
+        return k + 2, False
     raise GoTemplateError("comment ends before closing delimiter", open_at)
 
 
@@ -269,7 +268,7 @@ class _Lexer:
         self.skip_space()
         if self.at_close() is not None:
             raise self.fail("missing value for command")
-        pipeline = self.pipeline(top=True)
+        pipeline = self.pipeline()
         self.skip_space()
         closing = self.at_close()
         if closing is None:
@@ -278,7 +277,7 @@ class _Lexer:
             raise self.fail(f"unexpected {self.text[self.i]!r} in command", self.i)
         return pipeline, closing[0], closing[1]
 
-    def pipeline(self, top: bool) -> GoPipeline:
+    def pipeline(self) -> GoPipeline:
         start = self.i
         commands = [self.command()]
         while True:
@@ -311,7 +310,7 @@ class _Lexer:
         ch = text[i]
         if ch == "(":
             self.i += 1
-            inner = self.pipeline(top=False)
+            inner = self.pipeline()
             self.skip_space()
             if self.i >= len(text) or text[self.i] != ")":
                 raise self.fail("unclosed left paren", i)
@@ -579,12 +578,6 @@ def _go_print(value: Any) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _init_time() -> Any:
-    from kiln.hcl.functions import time as tf
-
-    return tf.init_time()
-
-
 def _isotime(*formats: str) -> str:
     from kiln.hcl.functions._base import CallError
     from kiln.hcl.functions.time import legacy_isotime
@@ -602,7 +595,9 @@ def _strftime(fmt: str) -> str:
 
 
 def _timestamp() -> str:
-    return str(int(_init_time().timestamp()))
+    from kiln.hcl.functions.time import init_time
+
+    return str(int(init_time().timestamp()))
 
 
 def time_ordered_uuid() -> str:
@@ -717,25 +712,19 @@ def _functions(ctx: _Context) -> dict[str, GoFunction]:
         version = packer.get("version") if isinstance(packer, dict) else None
         return version if isinstance(version, str) else PACKER_COMPAT_VERSION
 
-    def user(name: str) -> Any:
-        return ctx.user(name)
-
-    def isotime(*formats: str) -> str:
-        return _isotime(*formats)
-
     s, i = "string", "int"
     table = [
         GoFunction("build_name", (), source_field("name", "build_name")),
         GoFunction("build_type", (), source_field("type", "build_type")),
         GoFunction("env", (s,), env),
-        GoFunction("isotime", (), isotime, variadic=True),
+        GoFunction("isotime", (), _isotime, variadic=True),
         GoFunction("strftime", (s,), _strftime),
         GoFunction("pwd", (), pwd),
         GoFunction("split", (s, s, i), _split),
         GoFunction("template_dir", (), template_dir),
         GoFunction("timestamp", (), _timestamp),
         GoFunction("uuid", (), time_ordered_uuid),
-        GoFunction("user", (s,), user),
+        GoFunction("user", (s,), ctx.user),
         GoFunction("packer_version", (), packer_version),
         GoFunction(
             "consul_key", (s,), _not_available("consul_key", "a Consul server", ctx.in_variables)
