@@ -26,10 +26,7 @@ from kiln.hcl.types import (
     type_of,
     unify,
 )
-from kiln.hcl.types import (
-    SetType as _SetType,
-)
-from kiln.hcl.values import UNKNOWN, HclSet, equal, is_known, is_number, normalize_number
+from kiln.hcl.values import UNKNOWN, HclSet, equal, normalize_number
 
 
 def _kind(value: Any) -> str:
@@ -282,7 +279,7 @@ def _as_sets(sets: tuple[Any, ...]) -> list[list[Any]]:
     elems: list[Type] = []
     for value in sets:
         value_type = type_of(value)
-        elems.append(value_type.elem if isinstance(value_type, _SetType) else ANY)
+        elems.append(value_type.elem if isinstance(value_type, SetType) else ANY)
     unified = unify(elems) or ANY
     out = []
     for i, value in enumerate(sets):
@@ -393,6 +390,3 @@ def zipmap(keys_: list[Any], values_: Any) -> dict[str, Any]:
             raise ArgError(0, f"keys list has null value at index {i}")
         out[key] = values_[i]
     return dict(sorted(out.items()))
-
-
-_ = (is_known, is_number)
