@@ -30,7 +30,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from kiln.sdk.communicator import Communicator
+from kiln.sdk.communicator import Communicator, ConnectionInfo
 from kiln.sdk.config import Config
 from kiln.sdk.context import Context
 from kiln.sdk.multistep import Action, StateBag, Step
@@ -160,16 +160,16 @@ class StepProvision(Step):
 def build_data(state: StateBag) -> dict[str, Any]:
     """The ``build.*`` values a running build knows: connection and builder data."""
     comm: Communicator | None = state.get("communicator")
-    info = comm.info if comm is not None else None
+    info = comm.info if comm is not None else ConnectionInfo()  # no connection: blanks
     data: dict[str, Any] = {
         "ID": str(state.get("instance_id", "")),
         "ConnType": comm.type if comm is not None else "",
-        "Host": info.host if info else "",
-        "Port": info.port if info else 0,
-        "User": info.user if info else "",
-        "Password": info.password if info else "",
-        "SSHPublicKey": info.ssh_public_key if info else "",
-        "SSHPrivateKey": info.ssh_private_key if info else "",
+        "Host": info.host,
+        "Port": info.port,
+        "User": info.user,
+        "Password": info.password,
+        "SSHPublicKey": info.ssh_public_key,
+        "SSHPrivateKey": info.ssh_private_key,
     }
     data.update(state.get("generated_data", {}))
     return data
