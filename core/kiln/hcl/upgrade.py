@@ -80,6 +80,25 @@ ANNOTATION_LEGACY_TIME = (
 
 _Item = tuple[str, list[str]]
 
+#: Template functions whose HCL2 function has the same name and arguments: their arity.
+_SAME_CALLS = {
+    "env": 1,
+    "upper": 1,
+    "lower": 1,
+    "consul_key": 1,
+    "vault": 2,
+    "aws_secretsmanager_raw": 1,
+}
+#: Template functions without arguments, and the HCL2 expression each becomes.
+_NO_ARGUMENT_CALLS = {
+    "uuid": "uuidv4()",
+    "pwd": "path.cwd",
+    "template_dir": "abspath(path.root)",
+    "packer_version": "packer.version",
+    "build_name": "source.name",
+    "build_type": "source.type",
+}
+
 
 class _Untranslatable(Exception):
     """A call with no HCL equivalent; the message says what to do by hand."""
@@ -238,9 +257,9 @@ class _Translator:
                 self.user_names.append(var.literal)
             root = "local" if var.literal in self.local_names else "var"
             return f"{root}.{var.literal}"
-        if name == "env":
-            want(1)
-            return f"env({exprs[0]})"
+        if name in _SAME_CALLS:
+            want(_SAME_CALLS[name])
+            return f"{name}({', '.join(exprs)})"
         if name == "timestamp":
             want(0)
             self.uses_timestamp = True
@@ -255,29 +274,18 @@ class _Translator:
             want(1)
             self.uses_legacy_time = True
             return f"legacy_strftime({exprs[0]})"
-        simple = {
-            "uuid": "uuidv4()",
-            "pwd": "path.cwd",
-            "template_dir": "abspath(path.root)",
-            "packer_version": "packer.version",
-            "build_name": "source.name",
-            "build_type": "source.type",
-        }
         if name in ("build_name", "build_type") and self.source is not None:
             want(0)
             return hcl_quote(self.source[1] if name == "build_name" else self.source[0])
-        if name in simple:
+        if name in _NO_ARGUMENT_CALLS:
             want(0)
-            return simple[name]
+            return _NO_ARGUMENT_CALLS[name]
         if name == "build":
             want(1)
             key = args[0].literal
             if not args[0].is_literal or not isinstance(key, str):
                 raise _Untranslatable("build needs a literal name.")
             return f"build.{key}" if _IDENT_RE.fullmatch(key) else f"build[{exprs[0]}]"
-        if name in ("upper", "lower"):
-            want(1)
-            return f"{name}({exprs[0]})"
         if name == "split":
             want(3)
             return f"split({exprs[1]}, {exprs[0]})[{exprs[2]}]"
@@ -300,20 +308,11 @@ class _Translator:
         if name == "clean_resource_name":
             want(1)
             return f'regex_replace({exprs[0]}, "{_CLEAN_NAME_PATTERN}", "-")'
-        if name == "consul_key":
-            want(1)
-            return f"consul_key({exprs[0]})"
-        if name == "vault":
-            want(2)
-            return f"vault({exprs[0]}, {exprs[1]})"
         if name == "aws_secretsmanager":
             if len(args) == 1:
                 return f"aws_secretsmanager({exprs[0]}, null)"
             want(2)
             return f"aws_secretsmanager({exprs[0]}, {exprs[1]})"
-        if name == "aws_secretsmanager_raw":
-            want(1)
-            return f"aws_secretsmanager_raw({exprs[0]})"
         if name == "sed":
             raise _Untranslatable(
                 "sed is deprecated and has no HCL2 equivalent; use replace() or regex_replace()."
