@@ -195,6 +195,7 @@ def test_init_resolves_within_the_constraint_writes_the_lock_and_build_uses_it(
     assert f"Installed plugin {GREETING} v1.1.0 in" in out
     lock_text = env.lock.read_text()
     assert lock_text.startswith("# This file is maintained automatically by")
+    assert env.lock.stat().st_mode & 0o044  # meant to be committed: readable, not 0600
     lock, _ = read_lock(env.lock)
     assert lock is not None
     (plugin,) = lock.plugins.values()

@@ -8,15 +8,14 @@ paths, ``-recursive``, and ``-`` for standard input.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
-import stat
 import sys
 import tempfile
 from collections.abc import Iterator
 
 from kiln.cli.flags import FlagSet, UsageError
+from kiln.files import write_atomically
 from kiln.hcl.diagnostics import (
     Diagnostic,
     DiagnosticError,
@@ -159,7 +158,7 @@ def _format_file(name: str, write: bool, show_diff: bool, sources: SourceCache) 
     sys.stdout.write(f"{name}\n")
     if write:
         try:
-            _write_atomic(name, result.encode("utf-8"))
+            write_atomically(name, result.encode("utf-8"))
         except OSError as exc:
             raise DiagnosticError(
                 [error(f"Cannot write {name}", exc.strerror or str(exc))]
@@ -207,31 +206,6 @@ def _report(diags: list[Diagnostic], sources: SourceCache) -> None:
     for diag in diags:
         sys.stderr.write(render(diag, sources))
         sys.stderr.write("\n")
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    """Replace ``path``'s content in one step: a crash leaves the old file or the new one.
-
-    The new content goes to a temporary file next to the target (a symbolic link is
-    followed, so the link stays a link), takes the target's permissions, reaches the
-    disk, and is renamed over the target.
-    """
-    target = os.path.realpath(path)
-    mode = stat.S_IMODE(os.stat(target).st_mode)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=os.path.dirname(target)
-    )
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def unified_diff(old: str, new: str, name: str) -> str:

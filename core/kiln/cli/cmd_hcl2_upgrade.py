@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import tempfile
 
 from kiln.cli.common import one_path, print_diagnostics
 from kiln.cli.flags import FlagSet
+from kiln.files import write_atomically
 from kiln.hcl.diagnostics import DiagnosticError, error
 
 HELP = """Usage: kiln hcl2_upgrade [options] TEMPLATE
@@ -59,7 +58,7 @@ def run(argv: list[str]) -> int:
         return 1
     print_diagnostics(result.diagnostics)
     try:
-        _write_atomically(output, result.text)
+        write_atomically(output, result.text.encode("utf-8"))
     except OSError as exc:
         print_diagnostics(
             [error("Failed to write the output file", f'Cannot write "{output}": {exc}.')]
@@ -67,19 +66,3 @@ def run(argv: list[str]) -> int:
         return 1
     sys.stdout.write(f"Successfully created {output}\n")
     return 0
-
-
-def _write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".kiln-upgrade-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

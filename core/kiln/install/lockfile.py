@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -199,17 +198,9 @@ def _quote(value: str) -> str:
 
 def write_lock(path: Path, lock: Lock) -> None:
     """Replace the lock file atomically: a crash leaves the old one or the new one."""
-    text = format_lock(lock)
-    fd, tmp = tempfile.mkstemp(prefix=".kiln.lock.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from kiln.files import write_atomically
+
+    write_atomically(path, format_lock(lock).encode("utf-8"))
 
 
 # -- checking a template against its lock ----------------------------------------------

@@ -4,6 +4,7 @@ See ``docs/plugin-authoring.md`` for a walk-through; :mod:`kiln.sdk.components` 
 a whole minimal plugin.
 """
 
+from kiln.files import PART_SUFFIX, write_atomically
 from kiln.plugins.hookspec import hookimpl
 from kiln.plugins.types import BuilderSpec, DatasourceSpec, PostProcessorSpec, ProvisionerSpec
 from kiln.sdk.commconfig import CommunicatorConfig
@@ -39,6 +40,7 @@ __all__ = [
     "DISCONNECTED",
     "HOOK_CLEANUP_PROVISION",
     "HOOK_PROVISION",
+    "PART_SUFFIX",
     "Action",
     "Artifact",
     "BuildError",
@@ -76,4 +78,5 @@ __all__ = [
     "option",
     "run_steps",
     "run_with_ui",
+    "write_atomically",
 ]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -22,9 +21,9 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from kiln.sdk import BuildError
+from kiln.sdk import PART_SUFFIX, BuildError, write_atomically
 
-__all__ = ["add_build", "dumps", "lock_path", "read_manifest", "write_atomically"]
+__all__ = ["add_build", "dumps", "lock_path", "read_manifest"]
 
 #: seconds between checks (for cancellation) while another writer holds the lock
 LOCK_POLL = 0.2
@@ -113,38 +112,13 @@ def add_build(
         others = {k: v for k, v in document.items() if k not in ("builds", "last_run_uuid")}
         document = {"builds": builds, "last_run_uuid": run_uuid, **others}
         try:
-            write_atomically(path, dumps(document).encode("utf-8"))
+            # a new manifest gets Packer's mode 0664 (less the umask)
+            write_atomically(path, dumps(document).encode("utf-8"), mode=0o664)
         except OSError as exc:
             raise BuildError(f"Unable to write the manifest {path}: {exc.strerror}.") from None
     finally:
         lock.release()
     return document
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that no reader and no crash sees half a file.
-
-    The data goes to ``.<name>.<random>.part`` in the same folder, is flushed to disk,
-    then renamed over ``path``; the folder is flushed too, so the rename survives a power
-    cut. A new manifest gets Packer's mode 0664 (less the umask); a replaced one keeps
-    its mode.
-    """
-    folder, name = os.path.split(path)
-    part = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.part")
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o664)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with suppress(FileNotFoundError):
-                os.fchmod(f.fileno(), stat.S_IMODE(os.stat(path).st_mode))
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(part, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(part)
-        raise
-    _fsync_folder(folder or ".")
 
 
 def _acquire(lock: FileLock, waiting: Callable[[float], None] | None) -> None:
@@ -165,19 +139,6 @@ def _remove_stale_parts(path: str) -> None:
     prefix = f".{name}."
     with suppress(OSError):
         for found in os.listdir(folder or "."):
-            if found.startswith(prefix) and found.endswith(".part"):
+            if found.startswith(prefix) and found.endswith(PART_SUFFIX):
                 with suppress(FileNotFoundError):
                     os.unlink(os.path.join(folder, found))
-
-
-def _fsync_folder(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot flush a folder; the rename itself is still atomic
-    finally:
-        os.close(fd)

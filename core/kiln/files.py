@@ -1,0 +1,56 @@
+"""Writing a file so that no reader and no crash ever sees half of it.
+
+The one implementation for kiln's commands (``fmt -write``, ``hcl2_upgrade``, the lock
+file), its built-in components and, through :mod:`kiln.sdk`, plugins.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from contextlib import suppress
+
+#: a temporary file is ``.<name>.<random hex>`` + this, beside its target
+PART_SUFFIX = ".part"
+
+
+def write_atomically(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o666) -> None:
+    """Replace the file at ``path`` with ``data`` in one step.
+
+    The data goes to a temporary file in the target's folder (a symbolic link is
+    followed, so the link stays a link; missing folders are created), is flushed to
+    disk, and is renamed over the target; the folder is flushed too, so the rename
+    survives a power cut. A replaced file keeps its mode; a new one gets ``mode`` less
+    the umask.
+    """
+    target = os.path.realpath(path)
+    folder, name = os.path.split(target)
+    os.makedirs(folder, exist_ok=True)
+    part = os.path.join(folder, f".{name}.{os.urandom(6).hex()}{PART_SUFFIX}")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with suppress(FileNotFoundError):
+                os.fchmod(f.fileno(), stat.S_IMODE(os.stat(target).st_mode))
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(part, target)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(part)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot flush a folder; the rename itself is still atomic
+    finally:
+        os.close(fd)
