@@ -670,24 +670,19 @@ class _Evaluator:
         left_node, term = node.children()[0], node.children()[1]
         op_node, right_node = term.children()[0], term.children()[-1]
         op = op_node.text().strip()
+        # HCL evaluates both operands (no short-circuit for && and ||), so errors on
+        # either side show.
+        left = self.eval(left_node)
+        right = self.eval(right_node)
+        if left is UNKNOWN or right is UNKNOWN:
+            return UNKNOWN
         if op in ("&&", "||"):
-            # HCL evaluates both operands (no short-circuit), so errors on either side show.
-            left = self.eval(left_node)
-            right = self.eval(right_node)
-            if left is UNKNOWN or right is UNKNOWN:
-                return UNKNOWN
             lbool = self._as_bool(left, left_node.range, "Invalid operand")
             rbool = self._as_bool(right, right_node.range, "Invalid operand")
             return (lbool and rbool) if op == "&&" else (lbool or rbool)
-        left = self.eval(left_node)
-        right = self.eval(right_node)
         if op in ("==", "!="):
-            if left is UNKNOWN or right is UNKNOWN:
-                return UNKNOWN
             same = equal(left, right)
             return same if op == "==" else not same
-        if left is UNKNOWN or right is UNKNOWN:
-            return UNKNOWN
         a = self._as_number(left, left_node.range)
         b = self._as_number(right, right_node.range)
         if op in _COMPARE:
