@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Range, warning
+from kiln.hcl.fmt import format_source
 from kiln.hcl.jsonsyntax import JsonValue
 from kiln.hcl.legacy import (
     BUILDER_META,
@@ -369,6 +370,8 @@ class _Writer:
         self.names: dict[str, tuple[str, str]] = {}
         for builder in tpl.builders:
             self.names[builder.name] = (builder.type, self.source_name(builder))
+        #: builders in the order of their source blocks: by type, then name
+        self.ordered = sorted(tpl.builders, key=lambda b: self.names[b.name])
 
     def source_name(self, builder: RawBuilder) -> str:
         name = builder.name
@@ -433,17 +436,19 @@ class _Writer:
                 or not node.props
                 or any(p.value.kind in ("object", "array") for p in node.props)
             ):
-                inner = self.body([(p.name, p.value) for p in node.props], indent + "  ")
-                out.append((name, [f"{indent}{name} {{", *inner, f"{indent}}}"]))
+                objects = [node]
+            elif (
+                node.kind == "array" and node.items and all(v.kind == "object" for v in node.items)
+            ):
+                objects = node.items
+            else:
+                out.append((name, [f"{indent}{name} = {self.value(node, indent)}"]))
                 continue
-            if node.kind == "array" and node.items and all(v.kind == "object" for v in node.items):
-                lines: list[str] = []
-                for item in node.items:
-                    inner = self.body([(p.name, p.value) for p in item.props], indent + "  ")
-                    lines += [f"{indent}{name} {{", *inner, f"{indent}}}"]
-                out.append((name, lines))
-                continue
-            out.append((name, [f"{indent}{name} = {self.value(node, indent)}"]))
+            lines: list[str] = []
+            for obj in objects:
+                inner = self.body([(p.name, p.value) for p in obj.props], indent + "  ")
+                lines += [f"{indent}{name} {{", *inner, f"{indent}}}"]
+            out.append((name, lines))
         out.sort(key=lambda item: item[0])
         return out
 
@@ -512,9 +517,8 @@ class _Writer:
         return [[f"variable {hcl_quote(n)} {{", "  type = string", "}"] for n in missing]
 
     def sources(self) -> list[list[str]]:
-        ordered = sorted(self.tpl.builders, key=lambda b: self.names[b.name])
         blocks = []
-        for builder in ordered:
+        for builder in self.ordered:
             type_, name = self.names[builder.name]
             props = [(p.name, p.value) for p in builder.node.props if p.name not in BUILDER_META]
             lines = self.body(props, "  ")
@@ -618,11 +622,10 @@ class _Writer:
             sections.append(packer)
         variable_blocks, local_lines = self.variables()
         source_blocks = self.sources()
-        ordered = sorted(self.tpl.builders, key=lambda b: self.names[b.name])
-        refs = [f"source.{t}.{n}" for t, n in (self.names[b.name] for b in ordered)]
+        refs = [f"source.{t}.{n}" for t, n in (self.names[b.name] for b in self.ordered)]
         build = self.build(refs) if self.tpl.builders else []
         variable_blocks += self.undeclared(self.tr.user_names)
-        variable_blocks.sort(key=lambda block: _block_name(block))
+        variable_blocks.sort(key=_block_name)
         if variable_blocks and self.annotate:
             variable_blocks[0] = [*ANNOTATION_VARIABLES.split("\n"), *variable_blocks[0]]
         sections += variable_blocks
@@ -658,8 +661,7 @@ def _join(blocks: list[list[str]]) -> list[list[str]]:
 
 
 def _block_name(block: list[str]) -> str:
-    head = next((line for line in block if line.startswith("variable ")), "")
-    return head
+    return next((line for line in block if line.startswith("variable ")), "")
 
 
 def _flatten(items: list[_Item]) -> list[str]:
@@ -685,10 +687,5 @@ def upgrade(path: str, *, with_annotations: bool = False, filename: str = "") ->
     writer = _Writer(tpl, with_annotations)
     text = writer.write()
     out = [*diags, *writer.diags, *writer.problems.diagnostics]
-    try:
-        from kiln.hcl.fmt import format_source
-
-        text = format_source(text, filename or path + ".pkr.hcl")
-    except ImportError:  # pragma: no cover - the formatter ships with kiln
-        pass
+    text = format_source(text, filename or path + ".pkr.hcl")
     return UpgradeResult(text, out)
