@@ -1009,11 +1009,7 @@ class _Evaluator:
                 f'There is no function named "{full}"; provider functions do not exist in kiln.',
                 names[0].range,
             )
-        args_node = next((c for c in children if c.kind == "arguments"), None)
-        arg_nodes = (
-            [c for c in args_node.children() if isinstance(c.tree, Tree)] if args_node else []
-        )
-        expand = args_node is not None and any(c.kind == "ELLIPSIS" for c in args_node.children())
+        arg_nodes, expand = _call_arguments(node)
         if name in ("try", "can"):
             return self._try_can(name, arg_nodes, node.range)
         if name == "convert":
@@ -1126,6 +1122,15 @@ def _imod(a: int, b: int) -> int:
     return -r if a < 0 else r
 
 
+def _call_arguments(call: Node) -> tuple[list[Node], bool]:
+    """A function call's argument expressions, and whether the last is expanded (``...``)."""
+    args_node = next((c for c in call.children() if c.kind == "arguments"), None)
+    if args_node is None:
+        return [], False
+    parts = args_node.children()
+    return [c for c in parts if isinstance(c.tree, Tree)], any(c.kind == "ELLIPSIS" for c in parts)
+
+
 def _bind(names: tuple[str, ...], key: Any, item: Any) -> dict[str, Any]:
     if len(names) == 1:
         return {names[0]: item}
@@ -1149,9 +1154,7 @@ def type_from_node(node: Node) -> Any:
     """Interpret a type-constraint expression (``type = list(string)``)."""
     from kiln.hcl import types
 
-    inner = node
-    while inner.kind == "expr_term" and len(inner.children()) == 1:
-        inner = inner.children()[0]
+    inner = _unwrap(node)
     if inner.kind == "expr_term":
         inner = next(c for c in inner.children() if c.kind not in ("LPAR", "RPAR"))
         return type_from_node(inner)
@@ -1181,10 +1184,8 @@ def type_from_node(node: Node) -> Any:
             inner.range,
         )
     if inner.kind == "function_call":
-        children = inner.children()
-        word = children[0].text()
-        args_node = next((c for c in children if c.kind == "arguments"), None)
-        args = [c for c in args_node.children() if isinstance(c.tree, Tree)] if args_node else []
+        word = inner.children()[0].text()
+        args, _ = _call_arguments(inner)
         if word in ("list", "set", "map") and len(args) == 1:
             elem = type_from_node(args[0])
             return {"list": types.ListType, "set": types.SetType, "map": types.MapType}[word](elem)
@@ -1244,10 +1245,7 @@ def _object_type(obj: Node) -> Any:
         name = _label_value(key) if key.kind == "string" else key.text()
         value = _unwrap(parts[-1])
         if value.kind == "function_call" and value.children()[0].text() == "optional":
-            args_node = next((c for c in value.children() if c.kind == "arguments"), None)
-            args = (
-                [c for c in args_node.children() if isinstance(c.tree, Tree)] if args_node else []
-            )
+            args, _ = _call_arguments(value)
             if not 1 <= len(args) <= 2:
                 raise fail(
                     "Invalid type specification",
