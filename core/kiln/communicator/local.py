@@ -16,7 +16,7 @@ from typing import IO, BinaryIO
 
 from kiln.communicator import tarstream
 from kiln.sdk.communicator import Communicator, CommunicatorError, ConnectionInfo, RemoteCmd
-from kiln.sdk.context import Cancelled, Context
+from kiln.sdk.context import Context
 
 POLL = 0.1
 CHUNK = 64 * 1024
@@ -52,7 +52,7 @@ class LocalCommunicator(Communicator):
             except subprocess.TimeoutExpired:
                 if ctx is not None and ctx.cancelled:
                     _stop(proc)
-                    raise Cancelled("timed out" if ctx.timed_out else "cancelled") from None
+                    ctx.check()  # raises Cancelled
         for thread in threads:
             thread.join()
         cmd.exit_status = status

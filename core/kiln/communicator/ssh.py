@@ -40,7 +40,7 @@ from kiln.sdk.communicator import (
     RemoteCmd,
 )
 from kiln.sdk.config import format_duration
-from kiln.sdk.context import Cancelled, Context
+from kiln.sdk.context import Context
 from kiln.sdk.ui import Progress, Ui
 
 log = logging.getLogger("kiln.communicator.ssh")
@@ -413,7 +413,7 @@ def _wait(
     while True:
         if ctx is not None and ctx.cancelled:
             _interrupt(channel)
-            raise Cancelled("timed out" if ctx.timed_out else "cancelled")
+            ctx.check()  # raises Cancelled
         _drain(channel, stdout, stderr)
         if channel.closed or (channel.eof_received and channel.status_event.is_set()):
             break

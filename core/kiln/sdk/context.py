@@ -50,9 +50,7 @@ class Context:
 
     @property
     def cancelled(self) -> bool:
-        if self._deadline is not None and time.monotonic() >= self._deadline:
-            return True
-        return any(e.is_set() for e in self._events)
+        return self.timed_out or any(e.is_set() for e in self._events)
 
     @property
     def timed_out(self) -> bool:
