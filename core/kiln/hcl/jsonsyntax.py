@@ -652,10 +652,6 @@ class JsonBody:
         self._expression = expression
         self._comment_key = comment_key
 
-    @classmethod
-    def of(cls, node: JsonValue, filename: str, **kwargs: Any) -> JsonBody:
-        return cls(node.props, node.range, filename, **kwargs)
-
     def _child(self, node: JsonValue) -> JsonBody:
         return type(self)(
             node.props,
@@ -725,11 +721,8 @@ class JsonBody:
         if labels_left > 0:
             index = len(labels)
             label_name = label_names[index] if index < len(label_names) else "label"
-            if value.kind == "object":
-                props = value.props
-            elif value.kind == "array" and all(v.kind == "object" for v in value.items):
-                props = [p for v in value.items for p in v.props]
-            else:
+            objects = _objects(value)
+            if objects is None:
                 out.diagnostics.append(
                     error(
                         "Incorrect JSON value type",
@@ -739,7 +732,7 @@ class JsonBody:
                     )
                 )
                 return
-            for prop in props:
+            for prop in (p for obj in objects for p in obj.props):
                 if prop.name == self._comment_key:
                     continue
                 self._unpack_block(
@@ -754,11 +747,8 @@ class JsonBody:
                 )
             return
         head = label_ranges[-1] if label_ranges else type_range
-        if value.kind == "object":
-            bodies = [value]
-        elif value.kind == "array" and all(v.kind == "object" for v in value.items):
-            bodies = value.items
-        else:
+        bodies = _objects(value)
+        if bodies is None:
             out.diagnostics.append(
                 error(
                     "Incorrect JSON value type",
@@ -809,23 +799,33 @@ def parse_json_body(text: str, filename: str) -> JsonBody:
 
     The root is an object, or an array of objects whose properties are merged.
     """
-    doc = parse_json(text, filename)
-    root = doc.root
-    if root.kind == "object":
-        return JsonBody(root.props, root.range, filename, text=text)
-    if root.kind == "array" and all(v.kind == "object" for v in root.items):
-        props = [p for v in root.items for p in v.props]
-        return JsonBody(props, root.range, filename, text=text)
-    raise DiagnosticError(
-        [
-            error(
-                "Invalid JSON configuration",
-                "The root value of a JSON configuration file must be an object (or an array "
-                "of objects).",
-                root.range,
-            )
-        ]
-    )
+    root = parse_json(text, filename).root
+    objects = _objects(root)
+    if objects is None:
+        raise DiagnosticError(
+            [
+                error(
+                    "Invalid JSON configuration",
+                    "The root value of a JSON configuration file must be an object (or an "
+                    "array of objects).",
+                    root.range,
+                )
+            ]
+        )
+    props = [p for obj in objects for p in obj.props]
+    return JsonBody(props, root.range, filename, text=text)
+
+
+def _objects(value: JsonValue) -> list[JsonValue] | None:
+    """An object, or an array of objects, as its list of objects; None for anything else.
+
+    HCL's JSON syntax accepts either wherever it expects a body or a level of labels.
+    """
+    if value.kind == "object":
+        return [value]
+    if value.kind == "array" and all(v.kind == "object" for v in value.items):
+        return value.items
+    return None
 
 
 def parse_json_vars(text: str, filename: str) -> dict[str, tuple[Any, Range]]:
