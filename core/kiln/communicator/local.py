@@ -63,10 +63,7 @@ class LocalCommunicator(Communicator):
     ) -> None:
         try:
             with open(dst, "wb") as out:
-                while chunk := src.read(CHUNK):
-                    if ctx is not None:
-                        ctx.check()
-                    out.write(chunk)
+                _copy(src, out, ctx)
             os.chmod(dst, 0o644 if mode is None else mode)
         except OSError as exc:
             raise CommunicatorError(f"cannot write {dst}: {exc.strerror}") from None
@@ -74,10 +71,7 @@ class LocalCommunicator(Communicator):
     def download(self, src: str, dst: BinaryIO, ctx: Context | None = None) -> None:
         try:
             with open(src, "rb") as f:
-                while chunk := f.read(CHUNK):
-                    if ctx is not None:
-                        ctx.check()
-                    dst.write(chunk)
+                _copy(f, dst, ctx)
         except OSError as exc:
             raise CommunicatorError(f"cannot read {src}: {exc.strerror}") from None
 
@@ -90,6 +84,13 @@ class LocalCommunicator(Communicator):
         self, src: str, dst: str, exclude: Sequence[str] = (), ctx: Context | None = None
     ) -> None:
         _copy_tree(src, dst, exclude, ctx)
+
+
+def _copy(src: IO[bytes], dst: IO[bytes], ctx: Context | None) -> None:
+    while chunk := src.read(CHUNK):
+        if ctx is not None:
+            ctx.check()
+        dst.write(chunk)
 
 
 def _copy_tree(src: str, dst: str, exclude: Sequence[str], ctx: Context | None) -> None:
