@@ -1381,13 +1381,9 @@ def _static_traversal(node: Node) -> tuple[str, ...] | None:
     if found is None:
         return None
     # Only a pure chain of names counts; an index anywhere disqualifies it.
-    current = node
-    while current.kind == "expr_term" and len(current.children()) == 1:
-        current = current.children()[0]
-    probe = current
+    probe = node
     while probe.kind in ("get_attr_expr_term", "expr_term"):
-        kids = probe.children()
-        probe = kids[0]
+        probe = probe.children()[0]
     if probe.kind != "identifier":
         return None
     return found[0]
