@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from kiln.hcl.body import (
@@ -47,7 +47,7 @@ from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Pos, Range, error
 
 if TYPE_CHECKING:
     from kiln.hcl.eval import Scope
-    from kiln.hcl.syntax import Node
+    from kiln.hcl.syntax import Node, Source
 
 COMMENT_KEY = "//"
 
@@ -423,7 +423,7 @@ class StringPositions:
         self.text: str = node.value
         self.needed = "\\" in node.raw
 
-    def source(self, filename: str) -> Any:
+    def source(self, filename: str) -> Source:
         from kiln.hcl.syntax import Source
 
         return Source(filename, self.text, self.line0, self.col0)
@@ -432,16 +432,21 @@ class StringPositions:
         return Pos(self.line0, self.col0 + raw_offset(self.node.raw, decoded_index))
 
     def remap(self, diag: Diagnostic) -> Diagnostic:
-        subject = diag.subject
-        if not self.needed or subject is None or subject.filename != self.node.range.filename:
+        """``diag`` pointing at the true file range."""
+        if diag.subject is None:
             return diag
+        subject = self.remap_range(diag.subject)
+        return diag if subject is diag.subject else replace(diag, subject=subject)
+
+    def remap_range(self, subject: Range) -> Range:
+        if not self.needed or subject.filename != self.node.range.filename:
+            return subject
         last_line = self.line0 + self.text.count("\n")
         if not (self.line0 <= subject.start.line <= last_line):
-            return diag
+            return subject
         start = self._decoded(subject.start)
         end = self._decoded(subject.end) if subject.end.line <= last_line else start + 1
-        new = Range(subject.filename, self.pos(start), self.pos(max(end, start)))
-        return Diagnostic(diag.severity, diag.summary, diag.detail, new)
+        return Range(subject.filename, self.pos(start), self.pos(max(end, start)))
 
     def _decoded(self, pos: Pos) -> int:
         if pos.line == self.line0:
@@ -530,7 +535,39 @@ class JsonExpression:
         return out
 
     def _string_references(self, node: JsonValue) -> list[Reference]:
-        return _string_references(node, self.filename)
+        from kiln.hcl.eval import NativeExpression
+        from kiln.hcl.syntax import Source, offset_to_pos, parse_expression, scan_template
+
+        text: str = node.value
+        if not _has_template(text):
+            return []
+        try:
+            parts = scan_template(text)
+        except ValueError:
+            return []
+        mapper = StringPositions(node)
+        src = mapper.source(self.filename)
+        out: list[Reference] = []
+        for part in parts:
+            if part.kind in ("interp", "if"):
+                expr_text, offset = part.text, part.offset
+            elif part.kind == "for":
+                head, sep, rest = part.text.partition(" in ")
+                if not sep:
+                    continue
+                expr_text, offset = rest, part.offset + len(head) + len(sep)
+            else:
+                continue
+            pos = src.pos(*offset_to_pos(text, offset))
+            try:
+                expr = parse_expression(
+                    expr_text, Source(self.filename, expr_text, pos.line, pos.column)
+                )
+            except DiagnosticError:
+                continue
+            for ref in NativeExpression(expr).references():
+                out.append(Reference(ref.names, mapper.remap_range(ref.range)))
+        return out
 
     def source_text(self) -> str:
         if self._text:
@@ -579,44 +616,6 @@ class JsonExpression:
             return parse_expression(self.node.value, mapper.source(self.filename))
         except DiagnosticError as exc:
             raise EvalError(mapper.remap(exc.diagnostics[0])) from None
-
-
-def _string_references(node: JsonValue, filename: str) -> list[Reference]:
-    from kiln.hcl.eval import NativeExpression
-    from kiln.hcl.syntax import offset_to_pos, parse_expression, scan_template
-
-    text: str = node.value
-    if not _has_template(text):
-        return []
-    try:
-        parts = scan_template(text)
-    except ValueError:
-        return []
-    mapper = StringPositions(node)
-    src = mapper.source(filename)
-    out: list[Reference] = []
-    for part in parts:
-        if part.kind in ("interp", "if"):
-            expr_text, offset = part.text, part.offset
-        elif part.kind == "for":
-            head, sep, rest = part.text.partition(" in ")
-            if not sep:
-                continue
-            expr_text, offset = rest, part.offset + len(head) + len(sep)
-        else:
-            continue
-        line, col = offset_to_pos(text, offset)
-        pos = src.pos(line, col)
-        from kiln.hcl.syntax import Source
-
-        try:
-            expr = parse_expression(expr_text, Source(filename, expr_text, pos.line, pos.column))
-        except DiagnosticError:
-            continue
-        for ref in NativeExpression(expr).references():
-            diag = mapper.remap(error("", "", ref.range))
-            out.append(Reference(ref.names, diag.subject or ref.range))
-    return out
 
 
 # ---------------------------------------------------------------------------
