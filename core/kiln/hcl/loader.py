@@ -31,6 +31,7 @@ from kiln.hcl.model import (
     NO_VALUE,
     Build,
     BuildSource,
+    ComponentBlock,
     Datasource,
     Local,
     PostProcessor,
@@ -974,9 +975,7 @@ class _Loader:
             self.deferred.append((pp, "keep_input_artifact", attrs["keep_input_artifact"]))
         return pp
 
-    def _name_only_except(
-        self, item: Provisioner | PostProcessor, attrs: dict[str, Attribute]
-    ) -> None:
+    def _name_only_except(self, item: ComponentBlock, attrs: dict[str, Attribute]) -> None:
         if "name" in attrs:
             value = self._static_value(attrs["name"].expr)
             if isinstance(value, str):

@@ -108,17 +108,16 @@ class BuildSource:
 
 
 @dataclass
-class Provisioner:
+class ComponentBlock:
+    """What provisioner and post-processor blocks share: type, configuration, name and
+    the ``only``/``except`` source filters."""
+
     type: str
     body: Body
     range: Range
     name: str = ""
     only: list[str] = field(default_factory=list)
     except_: list[str] = field(default_factory=list)
-    pause_before: float = 0.0  # seconds
-    max_retries: int = 0
-    timeout: float = 0.0  # seconds; 0 means none
-    override: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def display_name(self) -> str:
@@ -126,18 +125,16 @@ class Provisioner:
 
 
 @dataclass
-class PostProcessor:
-    type: str
-    body: Body
-    range: Range
-    name: str = ""
-    only: list[str] = field(default_factory=list)
-    except_: list[str] = field(default_factory=list)
-    keep_input_artifact: bool | None = None
+class Provisioner(ComponentBlock):
+    pause_before: float = 0.0  # seconds
+    max_retries: int = 0
+    timeout: float = 0.0  # seconds; 0 means none
+    override: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    @property
-    def display_name(self) -> str:
-        return self.name or self.type
+
+@dataclass
+class PostProcessor(ComponentBlock):
+    keep_input_artifact: bool | None = None
 
 
 @dataclass
