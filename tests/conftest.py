@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,24 @@ class Result:
     code: int
     out: str
     err: str
+
+
+#: the real ``kiln`` command, as a user runs it
+KILN = [sys.executable, "-m", "kiln"]
+
+
+def run_kiln(
+    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``kiln ARGS...`` in a subprocess (``env`` on top of this environment)."""
+    return subprocess.run(
+        [*KILN, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 @pytest.fixture

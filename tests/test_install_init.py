@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 import zipfile
 from collections.abc import Iterable
@@ -15,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from kiln.install.lockfile import LOCK_NAME, installed_folders, read_lock
+from tests.conftest import KILN, run_kiln
 from tests.indexserver import PypiIndex
 from tests.wheels import make_sdist, make_wheel, write_simple_index
-
-KILN = [sys.executable, "-m", "kiln"]
 
 PLUGIN = """
 from kiln.plugins.types import BuilderSpec
@@ -124,10 +122,7 @@ class Env:
         )
 
     def run(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, **self.vars, **extra_env}
-        return subprocess.run(
-            [*KILN, *args], capture_output=True, text=True, env=env, cwd=self.root, timeout=120
-        )
+        return run_kiln(*args, env={**self.vars, **extra_env}, cwd=self.root)
 
     def ok(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         result = self.run(*args, **extra_env)

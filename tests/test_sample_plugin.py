@@ -9,7 +9,6 @@ pytest run like any other test; its conftest.py puts its ``src`` on sys.path.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -20,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from kiln.install.lockfile import LOCK_NAME, read_lock
+from tests.conftest import run_kiln
 from tests.indexserver import PypiIndex
 from tests.sshd import SSHServer
 
-KILN = [sys.executable, "-m", "kiln"]
 SAMPLE = Path(__file__).parent / "sample-plugin"
 SOURCE = "github.com/acme/greeting"
 DIST = "kiln-plugin-acme-greeting"
@@ -79,14 +78,7 @@ class Project:
     vars: dict[str, str]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*KILN, *args],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **self.vars},
-            cwd=self.root,
-            timeout=120,
-        )
+        return run_kiln(*args, env=self.vars, cwd=self.root)
 
     def ok(self, *args: str) -> str:
         result = self.run(*args)
