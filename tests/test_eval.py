@@ -65,6 +65,7 @@ def test_literals(expr: str, value: Any) -> None:
         ("5.5 % 2", 1.5),
         ("2 - 5", -3),
         ('"1" + 1', 2),
+        ('"1e3" + 0', 1000),
         ("3 > 2", True),
         ("3 <= 2", False),
         ('1 == "1"', False),
@@ -89,6 +90,11 @@ def test_division_by_zero_is_an_error_not_a_crash() -> None:
 
 def test_arithmetic_on_a_non_number_says_a_number_is_required() -> None:
     assert "number is required" in err('"abc" * 2').diagnostic.detail
+
+
+@pytest.mark.parametrize("text", ['" 5"', '"1_000"', '"0x10"', '"nan"'])
+def test_strings_convert_to_numbers_only_in_ctys_decimal_notation(text: str) -> None:
+    assert "number is required" in err(f"{text} + 1").diagnostic.detail
 
 
 @pytest.mark.parametrize(
@@ -152,6 +158,7 @@ def test_unterminated_template_directive_is_an_error() -> None:
     [
         ("var.list[1]", "b"),
         ('var.list["0"]', "a"),
+        ('var.list["1.0"]', "b"),  # the key converts to a number as cty converts it
         ("var.list.0", "a"),
         ('var.map["k"]', "v"),
         ("var.map.j", "w"),

@@ -44,6 +44,7 @@ from kiln.hcl.values import (
     is_known,
     is_number,
     normalize_number,
+    parse_number,
     to_string,
     type_name,
 )
@@ -744,12 +745,9 @@ class _Evaluator:
         if is_number(value):
             return value
         if isinstance(value, str):
-            try:
-                return (
-                    normalize_number(float(value)) if any(c in value for c in ".eE") else int(value)
-                )
-            except ValueError:
-                pass
+            number = parse_number(value)
+            if number is not None:
+                return number
             raise fail(
                 "Invalid operand",
                 f'Unsuitable value for operand: a number is required, and "{value}" is not one.',
@@ -835,15 +833,15 @@ class _Evaluator:
             )
         if isinstance(base, list):
             if isinstance(key, str):
-                try:
-                    key = int(key)
-                except ValueError:
+                number = parse_number(key)
+                if number is None:
                     raise fail(
                         "Invalid index",
                         "The given key does not identify an element in this "
                         "collection value: a number is required.",
                         at,
-                    ) from None
+                    )
+                key = number
             if not is_number(key) or (isinstance(key, float) and not key.is_integer()):
                 raise fail("Invalid index", "The index must be a whole number.", at)
             position = int(key)
