@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiln import PACKER_COMPAT_VERSION
-from kiln.hcl.body import Attribute, Block, BlockSpec, Body, Expression, Schema
+from kiln.hcl.body import Attribute, Block, BlockSpec, Body, Expression, Schema, did_you_mean
 from kiln.hcl.diagnostics import (
     Diagnostic,
     DiagnosticError,
@@ -513,10 +513,8 @@ class _Loader:
         for key, raw in sorted(self.opts.env.items()):
             if key.startswith("PKR_VAR_") and key[8:] in variables:
                 self._assign_raw(variables[key[8:]], raw, "environment variable " + key)
-        for path in auto_vars:
-            self._assign_file(template, path, auto=True)
-        for path in self.opts.var_files:
-            self._assign_file(template, path, auto=False)
+        for path in [*auto_vars, *self.opts.var_files]:
+            self._assign_file(template, path)
         for name, raw in self.opts.vars:
             target = variables.get(name)
             if target is None:
@@ -544,19 +542,14 @@ class _Loader:
             try:
                 node = parse_expression(raw, SyntaxSource(f"<value for var.{var.name}>", raw))
                 value = NativeExpression(node).evaluate(Scope())
-            except DiagnosticError as exc:
+            except (DiagnosticError, EvalError) as exc:
                 self.diags.add(
                     _retitle(exc.diagnostics[0], f"Invalid value for var.{var.name} from {origin}")
                 )
                 return
-            except EvalError as exc:
-                self.diags.add(
-                    _retitle(exc.diagnostic, f"Invalid value for var.{var.name} from {origin}")
-                )
-                return
         var.value, var.value_source, var.value_range = value, origin, None
 
-    def _assign_file(self, template: Template, path: str, auto: bool) -> None:
+    def _assign_file(self, template: Template, path: str) -> None:
         if not path.endswith((".hcl", ".json")):
             self.diags.add(
                 error(
@@ -958,13 +951,9 @@ class _Loader:
         prov = Provisioner(block.labels[0], block.body, block.range)
         attrs = self._meta_attributes(block, PROVISIONER_META)
         self._name_only_except(prov, attrs)
-        for name in ("pause_before", "timeout"):
+        for name in ("pause_before", "timeout", "max_retries", "override"):
             if name in attrs:
                 self.deferred.append((prov, name, attrs[name]))
-        if "max_retries" in attrs:
-            self.deferred.append((prov, "max_retries", attrs["max_retries"]))
-        if "override" in attrs:
-            self.deferred.append((prov, "override", attrs["override"]))
         return prov
 
     def _post_processor(self, block: Block) -> PostProcessor | None:
@@ -1315,8 +1304,6 @@ def _string_list(expr: Expression) -> list[str] | None:
 
 
 def _close_source(name: str, template: Template) -> str:
-    from kiln.hcl.body import did_you_mean
-
     return did_you_mean(name, [f"{t}.{n}" for t, n in template.sources])
 
 
