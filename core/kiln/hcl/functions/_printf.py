@@ -256,17 +256,9 @@ def format_go_float(value: int | float, verb: Verb) -> str:
             body = _go_exponent(format(exact, f".{prec}{mode.lower()}"))
             if mode == "E":
                 body = body.upper()
-    negative = value < 0
-    if negative:
-        sign = "-"
-    elif inf:
-        sign = " " if verb.space else "+"
-    elif verb.plus:
-        sign = "+"
-    elif verb.space:
-        sign = " "
-    else:
-        sign = ""
+    # Go always signs a positive infinity: a space when asked for one, else "+".
+    positive_inf = " " if verb.space else "+"
+    sign = positive_inf if inf and value > 0 else _sign(verb, value < 0)
     padding = max((verb.width or 0) - len(sign) - len(body), 0)
     if verb.zero and not verb.minus and not inf:
         return sign + "0" * padding + body
@@ -286,21 +278,11 @@ def _go_exponent(text: str) -> str:
 
 def format_go_int(value: int, verb: Verb) -> str:
     """An integer through Go's ``big.Int.Format`` for b, d, o, x and X."""
-    base = {"b": 2, "d": 10, "o": 8, "x": 16, "X": 16}[verb.mode]
-    if value < 0:
-        sign = "-"
-    elif verb.plus:
-        sign = "+"
-    elif verb.space:
-        sign = " "
-    else:
-        sign = ""
+    sign = _sign(verb, value < 0)
     prefix = ""
     if verb.sharp:
         prefix = {"b": "0b", "o": "0", "x": "0x", "X": "0X"}.get(verb.mode, "")
-    digits = _to_base(abs(value), base)
-    if verb.mode == "X":
-        digits = digits.upper()
+    digits = format(abs(value), verb.mode)
     zeros = 0
     if verb.prec is not None:
         if len(digits) < verb.prec:
@@ -320,16 +302,13 @@ def format_go_int(value: int, verb: Verb) -> str:
     return " " * left + sign + prefix + "0" * zeros + digits + " " * right
 
 
-def _to_base(value: int, base: int) -> str:
-    if base == 10:
-        return str(value)
-    if value == 0:
-        return "0"
-    chars = []
-    while value:
-        value, rem = divmod(value, base)
-        chars.append("0123456789abcdef"[rem])
-    return "".join(reversed(chars))
+def _sign(verb: Verb, negative: bool) -> str:
+    """The sign Go's fmt writes before a number: ``-``, or ``+``/space as the flags ask."""
+    if negative:
+        return "-"
+    if verb.plus:
+        return "+"
+    return " " if verb.space else ""
 
 
 #: Go's fmt refuses widths and precisions above a million; so does kiln, with a message.
