@@ -203,7 +203,7 @@ class _Loader:
         for content in contents:
             self.diags.extend(content.diagnostics)
         self._variable_blocks(template, blocks)
-        local_defs = self._local_blocks(template, blocks)
+        local_defs = self._local_blocks(blocks)
         self._data_blocks(template, [b for b in blocks if b.type == "data"])
         self._source_blocks(template, [b for b in blocks if b.type == "source"])
         for block in blocks:
@@ -680,7 +680,7 @@ class _Loader:
 
     # -- locals and data ------------------------------------------------------
 
-    def _local_blocks(self, template: Template, blocks: list[Block]) -> dict[str, Local]:
+    def _local_blocks(self, blocks: list[Block]) -> dict[str, Local]:
         defs: dict[str, Local] = {}
         for block in blocks:
             if block.type == "locals":
