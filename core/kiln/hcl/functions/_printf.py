@@ -9,6 +9,7 @@ from typing import Any
 
 from kiln.hcl.functions._base import ArgError, CallError
 from kiln.hcl.functions._text import graphemes
+from kiln.hcl.functions.encoding import json_encode
 from kiln.hcl.types import BOOL, NUMBER, STRING, ConversionError, convert
 from kiln.hcl.values import go_quote
 
@@ -159,8 +160,6 @@ def _format_one(verb: Verb, args: list[Any]) -> str:
         if verb.prec is not None and verb.prec > 0:
             text = "".join(graphemes(text)[: verb.prec])
         if mode == "q":
-            from kiln.hcl.functions.encoding import json_encode
-
             text = json_encode(text)
         return _pad(verb, text)
     raise CallError(
@@ -183,8 +182,6 @@ def _format_as_is(verb: Verb, arg: Any) -> str:
             return _pad(verb, arg)
         if isinstance(arg, (int, float)) and not isinstance(arg, bool):
             return _pad(verb, go_shortest_g(arg))
-    from kiln.hcl.functions.encoding import json_encode
-
     return _pad(verb, json_encode(arg))
 
 
