@@ -1,13 +1,13 @@
-"""The ``compress`` post-processor: pack an artifact's files into one archive."""
+"""The ``compress`` post-processor: pack an artifact's files into one archive.
+
+The archive modules are imported when an archive is written: ``kiln validate`` loads
+this module with every other built-in component, and needs none of them.
+"""
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import os
-import tarfile
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import IO, BinaryIO, cast
@@ -132,6 +132,8 @@ class Compress(PostProcessor):
         return {"BuildName": self.ctx.build_name, "BuilderType": self.ctx.builder_type}
 
     def _write(self, ui: Ui, target: str, files: list[str], out: IO[bytes]) -> None:
+        import tarfile
+
         compression = self.compression or "no compression"
         try:
             if self.archive == "zip":
@@ -152,15 +154,21 @@ class Compress(PostProcessor):
 
     def _compressor(self, out: IO[bytes]) -> AbstractContextManager[BinaryIO]:
         if self.compression == "gzip":
+            import gzip
+
             gz = gzip.GzipFile(fileobj=out, mode="wb", compresslevel=self.level, mtime=0)
             return cast(AbstractContextManager[BinaryIO], gz)
         if self.compression == "xz":
+            import lzma
+
             return cast(
                 AbstractContextManager[BinaryIO], lzma.LZMAFile(out, "wb", preset=self.level)
             )
         return nullcontext(cast(BinaryIO, out))  # a plain tar: nothing to close but the file
 
     def _zip(self, files: list[str], out: IO[bytes]) -> None:
+        import zipfile
+
         method = zipfile.ZIP_DEFLATED if self.level else zipfile.ZIP_STORED
         with zipfile.ZipFile(out, "w", method, compresslevel=self.level or None) as zf:
             for path, name in _walk(files):

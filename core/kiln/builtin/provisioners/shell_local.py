@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -142,6 +140,10 @@ def run_local(
 
 def run_process(ctx: Context, ui: Ui, argv: list[str], env: Mapping[str, str]) -> int:
     """Run ``argv``, its output as build messages; stopped when ``ctx`` is cancelled."""
+    # imported here, not at the top: kiln validate loads this module and runs nothing
+    import signal
+    import subprocess
+
     try:
         proc = subprocess.Popen(
             argv,
