@@ -37,6 +37,10 @@ class Range:
     def __str__(self) -> str:
         return f"{self.filename}:{self.start.line}:{self.start.column}"
 
+    def first_char(self) -> Range:
+        """The range's first character: where a problem with a whole file or body points."""
+        return Range(self.filename, self.start, Pos(self.start.line, self.start.column + 1))
+
 
 @dataclass(frozen=True)
 class Diagnostic:

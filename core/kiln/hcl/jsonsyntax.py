@@ -696,12 +696,11 @@ class JsonBody:
             )
         for name in schema.required:
             if name not in out.attributes:
-                start = self.range.start
                 out.diagnostics.append(
                     error(
                         "Missing required argument",
                         f'The argument "{name}" is required, but no definition was found.',
-                        Range(self.filename, start, Pos(start.line, start.column + 1)),
+                        self.range.first_char(),
                     )
                 )
         return out

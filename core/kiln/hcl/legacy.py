@@ -30,7 +30,6 @@ from kiln.hcl.body import Reference, did_you_mean
 from kiln.hcl.diagnostics import (
     Diagnostic,
     DiagnosticError,
-    Pos,
     Range,
     error,
     read_source,
@@ -1471,7 +1470,9 @@ class _Loader:
             entries[name] = _VarEntry(name, value, "-var")
         for name, entry in entries.items():
             if name not in template.variables:
-                at = entry.node.range if entry.node is not None else template_range(self.tpl)
+                at = (
+                    entry.node.range if entry.node is not None else self.tpl.root.range.first_char()
+                )
                 template.variables[name] = Variable(name, at, type=types.STRING)
         resolved: dict[str, str] = {}
         failed: set[str] = set()
@@ -1678,11 +1679,6 @@ class _Loader:
         )
 
 
-def template_range(tpl: LegacyTemplate) -> Range:
-    start = tpl.root.range.start
-    return Range(tpl.path, start, Pos(start.line, start.column + 1))
-
-
 def load_legacy(
     path: str, var_files: list[str], vars: dict[str, str], *, syntax_only: bool = False
 ) -> tuple[Template, list[Diagnostic]]:
@@ -1695,12 +1691,11 @@ def load_legacy(
     """
     tpl, diags = read_legacy(path)
     if not tpl.builders and not any(d.is_error for d in diags):
-        at = tpl.builders_range or tpl.root.range
         diags.append(
             error(
                 "No builders",
                 'A template needs at least one builder: "builders": [{"type": "..."}].',
-                Range(path, at.start, Pos(at.start.line, at.start.column + 1)),
+                (tpl.builders_range or tpl.root.range).first_char(),
             )
         )
     template = _Loader(tpl, [] if syntax_only else diags).run(var_files, vars)
