@@ -322,6 +322,19 @@ class _JsonError(Exception):
     pass
 
 
+#: What the character after a backslash stands for in a JSON string (``\u`` aside).
+_JSON_UNESCAPES = {
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
+
+
 def _quote_char(ch: str) -> str:
     if ch == "'":
         return "'\\''"
@@ -448,10 +461,8 @@ class _JsonDecoder:
             if i >= len(text):
                 raise _JsonError("unexpected EOF")
             esc = text[i]
-            simple = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n"}
-            simple.update({"r": "\r", "t": "\t"})
-            if esc in simple:
-                out.append(simple[esc])
+            if esc in _JSON_UNESCAPES:
+                out.append(_JSON_UNESCAPES[esc])
                 i += 1
                 continue
             if esc != "u":
