@@ -31,9 +31,6 @@ class StateBag(dict[str, Any]):
     """What steps share: ``ui``, ``hook``, ``communicator``, ``error``, and anything a
     builder puts there (``instance_id``, ``container_id``...)."""
 
-    def put(self, key: str, value: Any) -> None:
-        self[key] = value
-
 
 class Step:
     """One step of a build. ``run`` returns CONTINUE or HALT (after putting an
