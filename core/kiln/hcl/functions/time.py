@@ -15,6 +15,7 @@ from kiln.hcl.functions._base import ArgError, CallError, Param, function, whole
 from kiln.hcl.types import NUMBER, STRING
 from kiln.hcl.values import go_quote
 
+#: The time every legacy_isotime and legacy_strftime call of this process formats.
 _INIT_TIME = datetime.now(UTC)
 
 
@@ -22,8 +23,6 @@ def init_time() -> datetime:
     """When this kiln process started: every timestamp of one run uses the same instant."""
     return _INIT_TIME
 
-
-"""The time every legacy_isotime and legacy_strftime call of this process formats."""
 
 _MONTHS = list(calendar.month_name)
 _WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
