@@ -434,12 +434,16 @@ def test_agent_auth(sshd: SSHServer, tmp_path: Path, monkeypatch: pytest.MonkeyP
     sock = str(tmp_path / "agent.sock")
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL)
     try:
-        for _ in range(50):
-            if os.path.exists(sock):
+        # the socket file appears before the agent listens on it: retry until it answers
+        env = {**os.environ, "SSH_AUTH_SOCK": sock}
+        for _ in range(100):
+            added = subprocess.run(
+                ["ssh-add", "-q", sshd.private_key_file], env=env, capture_output=True, text=True
+            )
+            if added.returncode == 0:
                 break
             time.sleep(0.02)
-        env = {**os.environ, "SSH_AUTH_SOCK": sock}
-        subprocess.run(["ssh-add", "-q", sshd.private_key_file], env=env, check=True)
+        assert added.returncode == 0, added.stderr
         monkeypatch.setenv("SSH_AUTH_SOCK", sock)
         comm = connected(sshd, ssh_private_key_file="", ssh_agent_auth=True)
         assert run(comm, "echo agent")[1] == b"agent\n"
