@@ -138,17 +138,16 @@ class PluginManager(pluggy.PluginManager):
         plugins.discard((BUILTIN, __version__))
         return ((BUILTIN, __version__), *sorted(plugins))
 
+    def components(self) -> list[ComponentSpec]:
+        """Every component: the builders, then provisioners, post-processors, data sources."""
+        kinds = (self.builders(), self.provisioners(), self.post_processors(), self.datasources())
+        return [spec for specs in kinds for spec in specs.values()]
+
     def installed(self) -> list[Installed]:
-        rows = []
-        for specs in (
-            self.builders(),
-            self.provisioners(),
-            self.post_processors(),
-            self.datasources(),
-        ):
-            for spec in specs.values():
-                rows.append(Installed(spec.kind, spec.name, self.provider_of(spec), spec.summary))
-        return rows
+        return [
+            Installed(spec.kind, spec.name, self.provider_of(spec), spec.summary)
+            for spec in self.components()
+        ]
 
     def _collect(self, hook_name: str, spec_type: type[S]) -> dict[str, S]:
         if hook_name in self._cache:

@@ -107,10 +107,9 @@ def index(pm: PluginManager, specs: Sequence[ComponentSpec]) -> str:
 
 
 def all_specs(pm: PluginManager) -> list[ComponentSpec]:
-    found: list[ComponentSpec] = []
-    for specs in (pm.builders(), pm.provisioners(), pm.post_processors(), pm.datasources()):
-        found += sorted(specs.values(), key=lambda s: s.name)
-    return found
+    """Every component, by kind (builders first), then by name."""
+    kinds = list(KIND_TITLES)
+    return sorted(pm.components(), key=lambda s: (kinds.index(s.kind), s.name))
 
 
 def pages(pm: PluginManager, distribution: str | None = None) -> dict[str, str]:
