@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiln.hcl.diagnostics import DiagnosticError, Pos, Range, error
+from kiln.hcl.syntax import offset_to_pos
 
 # Token kinds, named after hclsyntax's TokenType constants.
 NEWLINE = "Newline"
@@ -423,9 +424,7 @@ def _range(src: str, filename: str, start: int, end: int | None = None) -> Range
 
 
 def _pos(src: str, offset: int) -> Pos:
-    offset = min(offset, len(src))
-    line = src.count("\n", 0, offset) + 1
-    return Pos(line, offset - (src.rfind("\n", 0, offset) + 1) + 1)
+    return Pos(*offset_to_pos(src, min(offset, len(src))))
 
 
 # --- syntax check ---------------------------------------------------------------------
