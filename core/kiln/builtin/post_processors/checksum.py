@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 
 from kiln.sdk import (
@@ -16,6 +15,7 @@ from kiln.sdk import (
     Ui,
     interpolate,
     option,
+    write_atomically,
 )
 
 BUILDER_ID = "packer.post-processor.checksum"
@@ -120,18 +120,3 @@ def _merge(target: str, lines: dict[str, str]) -> None:
             raise BuildError(
                 f"Unable to write the checksum file {target}: {exc.strerror}."
             ) from None
-
-
-def write_atomically(target: str, data: bytes) -> None:
-    """Replace ``target`` with ``data`` in one step: no reader sees half a file."""
-    folder = os.path.dirname(target) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, part = tempfile.mkstemp(dir=folder, prefix=".kiln-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(part, 0o644)
-        os.replace(part, target)
-    except BaseException:
-        os.unlink(part)
-        raise
