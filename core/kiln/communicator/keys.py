@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from kiln.sdk.commconfig import DEFAULT_KEY_BITS
+
 CURVES: dict[int, ec.EllipticCurve] = {
     256: ec.SECP256R1(),
     384: ec.SECP384R1(),
@@ -27,18 +29,19 @@ class KeyPair:
 
 def generate_key_pair(kind: str = "ed25519", bits: int = 0, comment: str = "kiln") -> KeyPair:
     """A fresh key pair of ``kind`` (ed25519, rsa or ecdsa); ``bits`` for rsa and ecdsa,
-    0 for the default size (rsa 4096, ecdsa 521)."""
+    0 for the default size (``ssh_temporary_key_pair_bits``'s: rsa 4096, ecdsa 521)."""
+    if kind not in DEFAULT_KEY_BITS:
+        raise ValueError(f"unknown key type {kind!r}: use ed25519, rsa or ecdsa")
+    bits = bits or DEFAULT_KEY_BITS[kind]
     key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     if kind == "ed25519":
         key = ed25519.Ed25519PrivateKey.generate()
     elif kind == "rsa":
-        key = rsa.generate_private_key(public_exponent=65537, key_size=bits or 4096)
-    elif kind == "ecdsa":
-        if (bits or 521) not in CURVES:
-            raise ValueError(f"an ecdsa key has 256, 384 or 521 bits, not {bits}")
-        key = ec.generate_private_key(CURVES[bits or 521])
+        key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    elif bits in CURVES:
+        key = ec.generate_private_key(CURVES[bits])
     else:
-        raise ValueError(f"unknown key type {kind!r}: use ed25519, rsa or ecdsa")
+        raise ValueError(f"an ecdsa key has 256, 384 or 521 bits, not {bits}")
     private = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.OpenSSH,
