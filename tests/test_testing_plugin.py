@@ -219,6 +219,20 @@ def test_upload_dir_follows_the_trailing_slash_rule(tmp_path: Path) -> None:
     assert comm.uploaded_dirs[1] == ("/srv", str(tmp_path / "site") + "/", ("css/*",))
 
 
+def test_dir_excludes_leave_out_a_matching_folder_as_the_real_communicators_do(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "site" / "css").mkdir(parents=True)
+    (tmp_path / "site" / "index.html").write_text("<p>")
+    (tmp_path / "site" / "css" / "a.css").write_text("p{}")
+    comm = MockCommunicator()
+    comm.upload_dir("/srv", str(tmp_path / "site") + "/", exclude=["css"])
+    assert comm.files == {"/srv/index.html": b"<p>"}
+    comm.files = {"/var/log/app/a.log": b"a", "/var/log/app/old/b.log": b"b"}
+    comm.download_dir("/var/log/app/", str(tmp_path / "logs"), exclude=["old"])
+    assert sorted(p.name for p in (tmp_path / "logs").rglob("*")) == ["a.log"]
+
+
 def test_download_dir_follows_the_trailing_slash_rule(tmp_path: Path) -> None:
     comm = MockCommunicator()
     comm.files = {"/var/log/app/a.log": b"a", "/var/log/app/old/b.log": b"b"}

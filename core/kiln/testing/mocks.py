@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from kiln.communicator.tarstream import contents_only, excluded
 from kiln.sdk import Communicator, CommunicatorError, ConnectionInfo, Context, RemoteCmd, Ui
 
 
@@ -64,7 +65,9 @@ class MockCommunicator(Communicator):
       keeps the mode given), downloads read from there (a missing file is a
       CommunicatorError), and ``uploads`` lists every upload, ``(path, bytes)``, in order.
     - ``uploaded_dirs`` / ``downloaded_dirs``: each ``(dst, src, exclude)`` directory
-      transfer; the files go to and come from ``files`` by Packer's trailing-slash rule.
+      transfer; the files go to and come from ``files`` by Packer's trailing-slash rule,
+      with the real communicators' excludes (a pattern that matches a folder leaves out
+      everything in it).
     """
 
     type = "mock"
@@ -112,12 +115,12 @@ class MockCommunicator(Communicator):
         self, dst: str, src: str, exclude: Sequence[str] = (), ctx: Context | None = None
     ) -> None:
         self.uploaded_dirs.append((dst, src, tuple(exclude)))
-        base = dst if src.endswith("/") else posixpath.join(dst, os.path.basename(src))
+        base = dst if contents_only(src) else posixpath.join(dst, os.path.basename(src))
         for root, _, names in os.walk(src):
             for name in names:
                 local = os.path.join(root, name)
                 rel = os.path.relpath(local, src).replace(os.sep, "/")
-                if any(fnmatch.fnmatch(rel, pattern) for pattern in exclude):
+                if excluded(rel, exclude):
                     continue
                 with open(local, "rb") as f:
                     self.upload(posixpath.join(base, rel), f, ctx=ctx)
@@ -137,9 +140,9 @@ class MockCommunicator(Communicator):
         found = {p[len(prefix) :]: data for p, data in self.files.items() if p.startswith(prefix)}
         if not found:
             raise CommunicatorError(f"{src}: no such directory on the machine")
-        base = dst if src.endswith("/") else os.path.join(dst, posixpath.basename(src))
+        base = dst if contents_only(src) else os.path.join(dst, posixpath.basename(src))
         for rel, data in found.items():
-            if any(fnmatch.fnmatch(rel, pattern) for pattern in exclude):
+            if excluded(rel, exclude):
                 continue
             local = os.path.join(base, *rel.split("/"))
             os.makedirs(os.path.dirname(local), exist_ok=True)
