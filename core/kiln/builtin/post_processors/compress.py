@@ -7,6 +7,7 @@ this module with every other built-in component, and needs none of them.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -148,7 +149,7 @@ class Compress(PostProcessor):
             else:
                 ui.say(f"Archiving {files[0]} with {compression}")
                 with self._compressor(out) as stream, open(files[0], "rb") as f:
-                    _copy(self.ctx, f, stream)
+                    shutil.copyfileobj(_Checked(self.ctx, f), stream, CHUNK)
         except OSError as exc:
             raise BuildError(f"Error creating the archive {target}: {exc}") from exc
 
@@ -173,7 +174,7 @@ class Compress(PostProcessor):
         with zipfile.ZipFile(out, "w", method, compresslevel=self.level or None) as zf:
             for path, name in _walk(files):
                 with open(path, "rb") as src, zf.open(name, "w", force_zip64=True) as dst:
-                    _copy(self.ctx, src, dst)
+                    shutil.copyfileobj(_Checked(self.ctx, src), dst, CHUNK)
 
 
 class _Checked:
@@ -199,9 +200,3 @@ def _walk(files: list[str]) -> Iterator[tuple[str, str]]:
             for name in sorted(names):
                 full = os.path.join(root, name)
                 yield full, os.path.join(base, os.path.relpath(full, path)).replace(os.sep, "/")
-
-
-def _copy(ctx: Context, src: IO[bytes], dst: IO[bytes]) -> None:
-    while chunk := src.read(CHUNK):
-        ctx.check()
-        dst.write(chunk)
