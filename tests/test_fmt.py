@@ -62,6 +62,11 @@ EDGE_CASES = {
     "escapes": 'a = "a\\"b $${x} %%{y} \\\\ \\u00e9"\n',
     "dollar_before_interpolation": 'a = "$$${x} $$ % $"\n',
     "number_forms": "a = 1.5e+3\nb = 1e-3 - 2\nc = b.0.c\n",
+    "grapheme_clusters": (
+        'a = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f" # c\n'
+        'b = "\u0600a" # c\nc = "a\u200db" # c\nd = "\u1100\u1161\u0e01\u0e33" # c\n'
+        "longer_name = 1 # c\n"
+    ),
 }
 
 #: Inputs Packer refuses to format, with the line and column kiln points at.

@@ -254,6 +254,26 @@ def test_newer_functions(expr: str, expected: Any) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "count"),  # the counts packer console 1.6.6 prints
+    [
+        (r"a\u200db", 2),  # a zero-width joiner joins emoji, not letters
+        (r"\U0001F468\u200d\U0001F469", 1),
+        (r"\u1100\u1161", 1),  # Hangul jamo that make one syllable
+        (r"\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F", 1),
+        (r"\n\u0301", 2),  # a mark does not join a newline
+        (r"\u0600a", 1),  # a prepended mark joins what follows it
+        (r"a\u200c", 1),
+        (r"\u0e01\u0e33", 1),
+        (r"\U0001F1FA\U0001F1F8\U0001F1EB", 2),  # regional indicators pair up
+        (r"a\U0001F3FB\ufe0f", 1),
+        (r"\r\n", 1),
+    ],
+)
+def test_length_counts_grapheme_clusters_as_packer_does(text: str, count: int) -> None:
+    assert ev(f'length("{text}")') == count
+
+
+@pytest.mark.parametrize(
     ("expr", "detail"),
     [
         ("sum([])", 'Invalid value for "list" parameter: cannot sum an empty list.'),

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import bisect
 import re
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from kiln.hcl.diagnostics import DiagnosticError, Pos, Range, error
 from kiln.hcl.syntax import offset_to_pos
+from kiln.hcl.values import graphemes
 
 # Token kinds, named after hclsyntax's TokenType constants.
 NEWLINE = "Newline"
@@ -1025,61 +1025,4 @@ def _align(
 
 def _columns(cell: list[Token]) -> int:
     """Columns a cell takes on screen: spaces plus user-perceived characters."""
-    return sum(t.spaces + _graphemes(t.text) for t in cell)
-
-
-def _graphemes(text: str) -> int:
-    """Count user-perceived characters (Unicode extended grapheme clusters), as Go's
-    textseg does for hclwrite, closely enough for text in templates: combining marks,
-    spacing marks, joiners, emoji modifiers and sequences, flags and Hangul syllables
-    all count once."""
-    if text.isascii():
-        return len(text) - text.count("\r\n")
-    count = 0
-    prev = ""
-    prev_kind = ""
-    flags = 0  # regional indicators seen in a row
-    for ch in text:
-        kind = _cluster_kind(ch)
-        if kind == "RI":
-            flags += 1
-        joins = bool(prev) and (
-            (prev == "\r" and ch == "\n")
-            or kind in ("Extend", "ZWJ", "SpacingMark")
-            or (prev_kind == "ZWJ" and kind == "Pict")
-            or (kind == "RI" and prev_kind == "RI" and flags % 2 == 0)
-            or (prev_kind == "L" and kind in ("L", "V", "LV", "LVT"))
-            or (prev_kind in ("LV", "V") and kind in ("V", "T"))
-            or (prev_kind in ("LVT", "T") and kind == "T")
-        )
-        if kind != "RI":
-            flags = 0
-        if not joins:
-            count += 1
-        prev, prev_kind = ch, kind
-    return count
-
-
-def _cluster_kind(ch: str) -> str:
-    """The grapheme-cluster property of ``ch`` that matters to :func:`_graphemes`."""
-    cp = ord(ch)
-    if cp == 0x200D:
-        return "ZWJ"
-    if 0x1F1E6 <= cp <= 0x1F1FF:
-        return "RI"
-    if 0x1100 <= cp <= 0x115F or 0xA960 <= cp <= 0xA97C:
-        return "L"
-    if 0x1160 <= cp <= 0x11A7 or 0xD7B0 <= cp <= 0xD7C6:
-        return "V"
-    if 0x11A8 <= cp <= 0x11FF or 0xD7CB <= cp <= 0xD7FB:
-        return "T"
-    if 0xAC00 <= cp <= 0xD7A3:
-        return "LV" if (cp - 0xAC00) % 28 == 0 else "LVT"
-    category = unicodedata.category(ch)
-    if category in ("Mn", "Me") or cp == 0x200C or 0x1F3FB <= cp <= 0x1F3FF:
-        return "Extend"
-    if category == "Mc" or cp in (0x0E33, 0x0EB3):
-        return "SpacingMark"
-    if 0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF:
-        return "Pict"
-    return ""
+    return sum(t.spaces + len(graphemes(t.text)) for t in cell)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -295,3 +296,94 @@ def _format_nested(value: Any, indent: str) -> str:
         lines = [f"{inner}{go_quote(k)} = {_format_nested(value[k], inner)}\n" for k in keys]
         return "{\n" + "".join(lines) + indent + "}"
     raise TypeError(f"not a template value: {value!r}")
+
+
+# --------------------------------------------------------------------------- characters
+
+
+def graphemes(text: str) -> list[str]:
+    """``text`` split into user-perceived characters: Unicode's grapheme clusters
+    (UAX #29), which cty counts for ``length`` and ``substr`` and hclwrite for aligning.
+
+    Close enough for text in templates: marks, variation selectors, emoji modifiers and
+    tags stay with what they follow; CR LF, flag pairs, zero-width-joiner emoji
+    sequences, prepended marks and Hangul syllables stay together; controls stand alone.
+    """
+    if text.isascii() and "\r" not in text:
+        return list(text)
+    clusters: list[str] = []
+    start = 0
+    prev = ""
+    emoji = ""  # "pict" after a pictograph and its extenders, "zwj" after a joiner then
+    flags = 0  # regional indicators in a row
+    for i, ch in enumerate(text):
+        kind = _break_property(ch)
+        if i and not _joins(prev, kind, emoji, flags):
+            clusters.append(text[start:i])
+            start = i
+        flags = flags + 1 if kind == "RI" else 0
+        if kind == "Pict" or (kind in ("Extend", "SpacingMark") and emoji == "pict"):
+            emoji = "pict"
+        else:
+            emoji = "zwj" if kind == "ZWJ" and emoji == "pict" else ""
+        prev = kind
+    if text:
+        clusters.append(text[start:])
+    return clusters
+
+
+def _joins(prev: str, kind: str, emoji: str, flags: int) -> bool:
+    """Whether a character of break property ``kind`` continues the cluster before it."""
+    if prev == "CR" and kind == "LF":
+        return True
+    if prev in _CONTROLS or kind in _CONTROLS:
+        return False
+    return (
+        (prev == "L" and kind in ("L", "V", "LV", "LVT"))
+        or (prev in ("LV", "V") and kind in ("V", "T"))
+        or (prev in ("LVT", "T") and kind == "T")
+        or kind in ("Extend", "ZWJ", "SpacingMark")
+        or prev == "Prepend"
+        or (kind == "Pict" and emoji == "zwj")
+        or (kind == "RI" and flags % 2 == 1)
+    )
+
+
+_CONTROLS = ("CR", "LF", "Control")
+_PREPEND = frozenset({*range(0x0600, 0x0606), 0x06DD, 0x070F, 0x08E2, 0x0D4E, 0x110BD, 0x110CD})
+
+
+def _break_property(ch: str) -> str:
+    """The grapheme-cluster break property of ``ch``, as far as :func:`graphemes` needs it."""
+    cp = ord(ch)
+    if ch in "\r\n":
+        return "CR" if ch == "\r" else "LF"
+    if cp == 0x200D:
+        return "ZWJ"
+    if 0x1F1E6 <= cp <= 0x1F1FF:
+        return "RI"
+    if 0x1100 <= cp <= 0x115F or 0xA960 <= cp <= 0xA97C:
+        return "L"
+    if 0x1160 <= cp <= 0x11A7 or 0xD7B0 <= cp <= 0xD7C6:
+        return "V"
+    if 0x11A8 <= cp <= 0x11FF or 0xD7CB <= cp <= 0xD7FB:
+        return "T"
+    if 0xAC00 <= cp <= 0xD7A3:
+        return "LV" if (cp - 0xAC00) % 28 == 0 else "LVT"
+    if cp in _PREPEND:
+        return "Prepend"
+    category = unicodedata.category(ch)
+    if (
+        category in ("Mn", "Me")
+        or cp == 0x200C
+        or 0x1F3FB <= cp <= 0x1F3FF  # emoji modifiers
+        or 0xE0020 <= cp <= 0xE007F  # emoji tags
+    ):
+        return "Extend"
+    if category == "Mc" or cp in (0x0E33, 0x0EB3):
+        return "SpacingMark"
+    if category in ("Cc", "Cf", "Zl", "Zp"):
+        return "Control"
+    if 0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF:
+        return "Pict"
+    return ""

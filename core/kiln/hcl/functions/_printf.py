@@ -8,10 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from kiln.hcl.functions._base import ArgError, CallError
-from kiln.hcl.functions._text import graphemes
 from kiln.hcl.functions.encoding import json_encode
 from kiln.hcl.types import BOOL, NUMBER, STRING, ConversionError, convert
-from kiln.hcl.values import go_quote
+from kiln.hcl.values import go_quote, graphemes
 
 
 @dataclass

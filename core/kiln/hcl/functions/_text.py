@@ -1,4 +1,4 @@
-"""Text helpers that behave as Go and cty do: grapheme clusters, case, spaces, regexps."""
+"""Text helpers that behave as Go and cty do: case, spaces, regular expressions."""
 
 from __future__ import annotations
 
@@ -8,57 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from kiln.hcl.functions._base import CallError
-
-# --------------------------------------------------------------------------- graphemes
-
-
-def _extends(ch: str) -> bool:
-    """Whether ``ch`` continues the grapheme cluster before it."""
-    code = ord(ch)
-    if unicodedata.category(ch) in ("Mn", "Me", "Mc"):
-        return True
-    return (
-        code == 0x200D  # zero width joiner
-        or 0xFE00 <= code <= 0xFE0F  # variation selectors
-        or 0xE0100 <= code <= 0xE01EF
-        or 0x1F3FB <= code <= 0x1F3FF  # emoji skin tones
-        or 0xE0020 <= code <= 0xE007F  # emoji tag characters
-    )
-
-
-def _regional(ch: str) -> bool:
-    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
-
-
-def graphemes(text: str) -> list[str]:
-    """``text`` split into user-perceived characters (a close subset of UAX #29).
-
-    Combining marks, variation selectors, skin tones and zero-width-joiner sequences
-    stay with their base character; CR LF and regional-indicator pairs stay together.
-    """
-    clusters: list[str] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        start = i
-        ch = text[i]
-        i += 1
-        if (ch == "\r" and i < n and text[i] == "\n") or (
-            _regional(ch) and i < n and _regional(text[i])
-        ):
-            i += 1
-        elif ch not in "\r\n":
-            while i < n:
-                if _extends(text[i]):
-                    joiner = text[i] == "\u200d"
-                    i += 1
-                    if joiner and i < n:
-                        i += 1
-                    continue
-                break
-        clusters.append(text[start:i])
-    return clusters
-
 
 # --------------------------------------------------------------------------- case and spaces
 

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from kiln.hcl.functions._base import ArgError, CallError, Param, function, whole_number
-from kiln.hcl.functions._text import graphemes
 from kiln.hcl.types import (
     ANY,
     BOOL,
@@ -26,7 +25,7 @@ from kiln.hcl.types import (
     type_of,
     unify,
 )
-from kiln.hcl.values import UNKNOWN, HclSet, equal, normalize_number
+from kiln.hcl.values import UNKNOWN, HclSet, equal, graphemes, normalize_number
 
 
 def _kind(value: Any) -> str:

@@ -21,11 +21,10 @@ from kiln.hcl.functions._text import (
     go_title,
     go_trim_space,
     go_upper,
-    graphemes,
     regex_or_fail,
 )
 from kiln.hcl.types import ANY, NUMBER, STRING, ListType
-from kiln.hcl.values import UNKNOWN, is_known
+from kiln.hcl.values import UNKNOWN, graphemes, is_known
 
 _CHOMP_RE = re.compile(r"(?:\r\n?|\n)*\Z")
 
