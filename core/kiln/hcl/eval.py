@@ -1387,20 +1387,6 @@ def _static_traversal(node: Node) -> tuple[str, ...] | None:
     return found[0]
 
 
-def evaluate_attributes(
-    attrs: dict[str, Attribute], scope: Scope
-) -> tuple[dict[str, Any], list[Diagnostic]]:
-    """Evaluate a set of attributes, collecting one diagnostic per failing attribute."""
-    values: dict[str, Any] = {}
-    diags: list[Diagnostic] = []
-    for name, attr in attrs.items():
-        try:
-            values[name] = attr.expr.evaluate(scope)
-        except EvalError as exc:
-            diags.append(exc.diagnostic)
-    return values, diags
-
-
 def render_template_text(text: str, src: Source, scope: Scope, at: Range) -> Any:
     """Evaluate template text held raw (HCL JSON strings, legacy-free templates).
 
