@@ -431,7 +431,6 @@ def _structure(pieces: list[Piece], at: Range) -> list[_TNode]:
 # The evaluator
 # ---------------------------------------------------------------------------
 
-_ARITH = {"+", "-", "*", "/", "%"}
 _COMPARE = {"<", ">", "<=", ">="}
 
 
