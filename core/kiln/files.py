@@ -1,4 +1,5 @@
-"""Writing a file so that no reader and no crash ever sees half of it.
+"""Writing a file so that no reader and no crash ever sees half of it: all at once
+(:func:`write_atomically`) or streamed (:func:`atomic_file`).
 
 The one implementation for kiln's commands (``fmt -write``, ``hcl2_upgrade``, the lock
 file), its built-in components and, through :mod:`kiln.sdk`, plugins.
@@ -8,14 +9,18 @@ from __future__ import annotations
 
 import os
 import stat
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import BinaryIO
 
 #: a temporary file is ``.<name>.<random hex>`` + this, beside its target
 PART_SUFFIX = ".part"
 
 
-def write_atomically(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o666) -> None:
-    """Replace the file at ``path`` with ``data`` in one step.
+@contextmanager
+def atomic_file(path: str | os.PathLike[str], *, mode: int = 0o666) -> Iterator[BinaryIO]:
+    """A file to write ``path``'s new content into; it replaces ``path`` in one step
+    when the block ends, and is removed instead if the block raises.
 
     The data goes to a temporary file in the target's folder (a symbolic link is
     followed, so the link stays a link; missing folders are created), is flushed to
@@ -32,7 +37,7 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, *, mode: int = 0
         with os.fdopen(fd, "wb") as f:
             with suppress(FileNotFoundError):
                 os.fchmod(f.fileno(), stat.S_IMODE(os.stat(target).st_mode))
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(part, target)
@@ -41,6 +46,12 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, *, mode: int = 0
             os.unlink(part)
         raise
     _fsync_folder(folder)
+
+
+def write_atomically(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o666) -> None:
+    """Replace the file at ``path`` with ``data`` in one step (see :func:`atomic_file`)."""
+    with atomic_file(path, mode=mode) as f:
+        f.write(data)
 
 
 def _fsync_folder(folder: str) -> None:

@@ -4,7 +4,7 @@ See ``docs/plugin-authoring.md`` for a walk-through; :mod:`kiln.sdk.components` 
 a whole minimal plugin.
 """
 
-from kiln.files import PART_SUFFIX, write_atomically
+from kiln.files import PART_SUFFIX, atomic_file, write_atomically
 from kiln.plugins.hookspec import hookimpl
 from kiln.plugins.types import BuilderSpec, DatasourceSpec, PostProcessorSpec, ProvisionerSpec
 from kiln.sdk.commconfig import CommunicatorConfig
@@ -72,6 +72,7 @@ __all__ = [
     "StepProvision",
     "StepTemporaryKeyPair",
     "Ui",
+    "atomic_file",
     "build_data",
     "hookimpl",
     "interpolate",

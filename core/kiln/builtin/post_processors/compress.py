@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import IO, BinaryIO, cast
@@ -21,6 +20,7 @@ from kiln.sdk import (
     Context,
     PostProcessor,
     Ui,
+    atomic_file,
     interpolate,
     option,
 )
@@ -111,18 +111,9 @@ class Compress(PostProcessor):
         names = [os.path.basename(os.path.normpath(path)) for path in files]
         if len(set(names)) != len(names):
             raise BuildError(f"Two files of the artifact share a name in the archive: {files}.")
-        folder = os.path.dirname(target) or "."
-        os.makedirs(folder, exist_ok=True)
-        # write beside the target and rename at the end: a failure leaves no half archive
-        fd, part = tempfile.mkstemp(dir=folder, prefix=".kiln-compress-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                self._write(ui, target, files, out)
-            os.chmod(part, 0o644)
-            os.replace(part, target)
-        except BaseException:
-            os.unlink(part)
-            raise
+        # written beside the target and renamed at the end: a failure leaves no half archive
+        with atomic_file(target) as out:
+            self._write(ui, target, files, out)
         ui.say(f"Archive {target} completed")
         result = Artifact(
             BUILDER_ID, files=[target], description=f"compressed artifacts in: {target}"

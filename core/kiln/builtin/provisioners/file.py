@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-import tempfile
 from typing import Any, Literal
 
 from kiln.builtin.common import require_communicator
@@ -17,6 +16,7 @@ from kiln.sdk import (
     ConfigError,
     Provisioner,
     Ui,
+    atomic_file,
     option,
 )
 
@@ -163,12 +163,5 @@ class File(Provisioner):
 
     def _download_file(self, comm: Communicator, src: str, dst: str) -> None:
         """Into a temporary file first: a failed download leaves no half-written file."""
-        fd, part = tempfile.mkstemp(dir=os.path.dirname(dst) or ".", prefix=".kiln-download-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                comm.download(src, f, ctx=self.ctx)
-            os.chmod(part, 0o644)
-            os.replace(part, dst)
-        except BaseException:
-            os.unlink(part)
-            raise
+        with atomic_file(dst) as f:
+            comm.download(src, f, ctx=self.ctx)
