@@ -120,30 +120,48 @@ def format_number(value: int | float) -> str:
         value = float(value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
         return str(int(value))
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
     if math.isnan(value):
         return "NaN"
-    text = repr(value)
-    mantissa, _, exp_text = text.partition("e")
-    exponent = int(exp_text) if exp_text else _decimal_exponent(mantissa)
-    if -4 <= exponent < 6:
-        return mantissa if not exp_text else format(value, "f").rstrip("0").rstrip(".")
-    digits = mantissa.lstrip("-").replace(".", "").lstrip("0") or "0"
-    tail = digits[1:].rstrip("0")
-    body = digits[0] + ("." + tail if tail else "")
+    return go_shortest_g(value)
+
+
+def go_shortest_g(value: int | float, upper: bool = False) -> str:
+    """Go's ``big.Float.Text('g', -1)``: shortest digits, exponent form from 1e+06.
+
+    For a float these are the digits of ``strconv.FormatFloat(f, 'g', -1, 64)``; an
+    int keeps all of its digits.
+    """
+    if isinstance(value, float) and math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "0"
+    digits, point = _shortest_digits(value)
     sign = "-" if value < 0 else ""
-    return f"{sign}{body}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+    exp = point - 1
+    if exp < -4 or exp >= 6:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        e = "E" if upper else "e"
+        return f"{sign}{mantissa}{e}{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
-def _decimal_exponent(mantissa: str) -> int:
-    """The decimal exponent of a plain (non-exponent) float repr such as ``0.00012``."""
-    text = mantissa.lstrip("-")
-    whole, _, frac = text.partition(".")
-    if whole.strip("0"):
-        return len(whole.lstrip("0")) - 1
-    stripped = frac.lstrip("0")
-    return -(len(frac) - len(stripped) + 1)
+def _shortest_digits(value: int | float) -> tuple[str, int]:
+    """Shortest decimal digits of ``abs(value)`` (no trailing zeros) and the point position."""
+    if isinstance(value, int):
+        text = str(abs(value))
+        point = len(text)
+    else:
+        _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
+        text = "".join(map(str, digit_tuple))
+        point = len(text) + int(exponent)
+    while len(text) > 1 and text[0] == "0":
+        text = text[1:]
+        point -= 1
+    return (text.rstrip("0") or "0"), point
 
 
 def equal(a: Any, b: Any) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from kiln.hcl.functions._base import ArgError, CallError
 from kiln.hcl.functions.encoding import json_encode
 from kiln.hcl.types import BOOL, NUMBER, STRING, ConversionError, convert
-from kiln.hcl.values import go_quote, graphemes
+from kiln.hcl.values import go_quote, go_shortest_g, graphemes
 
 
 @dataclass
@@ -195,41 +195,6 @@ def _pad(verb: Verb, text: str) -> str:
 
 
 # --------------------------------------------------------------------------- numbers
-
-
-def _digits(value: int | float) -> tuple[str, int]:
-    """Shortest decimal digits of ``abs(value)`` (no trailing zeros) and the point position."""
-    if isinstance(value, int):
-        text = str(abs(value))
-        point = len(text)
-    else:
-        _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
-        text = "".join(map(str, digit_tuple))
-        point = len(text) + int(exponent)
-    while len(text) > 1 and text[0] == "0":
-        text = text[1:]
-        point -= 1
-    return (text.rstrip("0") or "0"), point
-
-
-def go_shortest_g(value: int | float, upper: bool = False) -> str:
-    """Go's ``big.Float.Text('g', -1)``: shortest digits, exponent form from 1e+06."""
-    if isinstance(value, float) and math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "0"
-    digits, point = _digits(value)
-    sign = "-" if value < 0 else ""
-    exp = point - 1
-    if exp < -4 or exp >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        e = "E" if upper else "e"
-        return f"{sign}{mantissa}{e}{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 def format_go_float(value: int | float, verb: Verb) -> str:
