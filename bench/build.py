@@ -7,12 +7,10 @@ slower than Packer (ratio ≤ 1.0).
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 from common import (
-    ROOT,
     Benchmark,
     Options,
     Row,
@@ -20,8 +18,6 @@ from common import (
     median_wall_times,
     packer_command,
 )
-
-sys.path.insert(0, str(ROOT))
 from tests.sshd import SSHServer, running_sshd  # the tests' sshd, reused
 
 TARGET = 1.0

@@ -19,7 +19,6 @@ from __future__ import annotations
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import tomllib
@@ -36,8 +35,6 @@ from common import (
     python_command,
     run_checked,
 )
-
-sys.path.insert(0, str(ROOT))
 from tests.indexserver import pypiserver_index
 
 from kiln.install.lockfile import LOCK_NAME, read_lock

@@ -15,20 +15,17 @@ import random
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from common import ROOT, BenchError, Benchmark, Options, Row
+from common import BenchError, Benchmark, Options, Row
+from tests.sshd import SSHServer, running_sshd
 
 from kiln.communicator.ssh import SSHCommunicator
 from kiln.sdk import CommunicatorConfig
-
-sys.path.insert(0, str(ROOT))  # the tests' sshd, reused
-from tests.sshd import SSHServer, running_sshd
 
 BIG = 512 * 1024 * 1024
 SMALL_FILES = 5000
