@@ -277,6 +277,13 @@ def go_quote(text: str) -> str:
     return "".join(out)
 
 
+def go_quote_rune(ch: str) -> str:
+    """``ch`` in single quotes as Go's ``strconv.QuoteRune`` writes it (``'a'``, ``'\\n'``)."""
+    if ch == "'":
+        return "'\\''"
+    return "'" + go_quote(ch)[1:-1].replace('\\"', '"') + "'"
+
+
 def format_console(value: Any) -> str:
     """A value in the notation ``packer console`` prints.
 

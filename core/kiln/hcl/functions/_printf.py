@@ -10,7 +10,7 @@ from typing import Any
 from kiln.hcl.functions._base import ArgError, CallError
 from kiln.hcl.functions.encoding import json_encode
 from kiln.hcl.types import BOOL, NUMBER, STRING, ConversionError, convert
-from kiln.hcl.values import go_quote, go_shortest_g, graphemes
+from kiln.hcl.values import go_quote, go_quote_rune, go_shortest_g, graphemes
 
 
 @dataclass
@@ -36,12 +36,7 @@ def _byte_offset(text: str, index: int) -> int:
 
 def _go_char(ch: str) -> str:
     """Go's ``%q`` of the first byte of ``ch`` (the FSM reports bytes)."""
-    code = ch.encode("utf-8")[0]
-    char = chr(code)
-    if char == "'":
-        return "'\\''"
-    quoted = go_quote(char)[1:-1].replace('\\"', '"')
-    return f"'{quoted}'"
+    return go_quote_rune(chr(ch.encode("utf-8")[0]))
 
 
 def go_format(fmt: str, args: list[Any]) -> str:

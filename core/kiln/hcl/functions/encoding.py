@@ -13,7 +13,15 @@ from typing import Any
 
 from kiln.hcl.functions._base import ArgError, CallError, Param, function
 from kiln.hcl.types import ANY, STRING
-from kiln.hcl.values import UNKNOWN, go_quote, is_known, is_number, number_to_string, parse_number
+from kiln.hcl.values import (
+    UNKNOWN,
+    go_quote,
+    go_quote_rune,
+    is_known,
+    is_number,
+    number_to_string,
+    parse_number,
+)
 
 # --------------------------------------------------------------------------- base64
 
@@ -335,14 +343,6 @@ _JSON_UNESCAPES = {
 }
 
 
-def _quote_char(ch: str) -> str:
-    if ch == "'":
-        return "'\\''"
-    if ch == '"':
-        return "'\"'"
-    return "'" + go_quote(ch)[1:-1] + "'"
-
-
 class _JsonDecoder:
     """A JSON reader that fails with the messages of Go's ``encoding/json`` decoder."""
 
@@ -382,7 +382,7 @@ class _JsonDecoder:
         for word, result in (("true", True), ("false", False), ("null", None)):
             if ch == word[0]:
                 return self.literal(word, result)
-        raise _JsonError(f"invalid character {_quote_char(ch)} {context}")
+        raise _JsonError(f"invalid character {go_quote_rune(ch)} {context}")
 
     def literal(self, word: str, result: Any) -> Any:
         for i, expected in enumerate(word):
@@ -391,8 +391,8 @@ class _JsonDecoder:
             ch = self.text[self.pos + i]
             if ch != expected:
                 raise _JsonError(
-                    f"invalid character {_quote_char(ch)} in literal {word} "
-                    f"(expecting {_quote_char(expected)})"
+                    f"invalid character {go_quote_rune(ch)} in literal {word} "
+                    f"(expecting {go_quote_rune(expected)})"
                 )
         self.pos += len(word)
         return result
@@ -411,14 +411,14 @@ class _JsonDecoder:
             while i < len(text) and text[i] in "0123456789":
                 i += 1
         else:
-            raise _JsonError(f"invalid character {_quote_char(text[i])} in numeric literal")
+            raise _JsonError(f"invalid character {go_quote_rune(text[i])} in numeric literal")
         if i < len(text) and text[i] == ".":
             i += 1
             if i >= len(text):
                 raise _JsonError("unexpected EOF")
             if text[i] not in "0123456789":
                 raise _JsonError(
-                    f"invalid character {_quote_char(text[i])} "
+                    f"invalid character {go_quote_rune(text[i])} "
                     "after decimal point in numeric literal"
                 )
             while i < len(text) and text[i] in "0123456789":
@@ -431,7 +431,7 @@ class _JsonDecoder:
                 raise _JsonError("unexpected EOF")
             if text[i] not in "0123456789":
                 raise _JsonError(
-                    f"invalid character {_quote_char(text[i])} in exponent of numeric literal"
+                    f"invalid character {go_quote_rune(text[i])} in exponent of numeric literal"
                 )
             while i < len(text) and text[i] in "0123456789":
                 i += 1
@@ -452,7 +452,7 @@ class _JsonDecoder:
                 self.pos = i + 1
                 return "".join(out)
             if ch < " ":
-                raise _JsonError(f"invalid character {_quote_char(ch)} in string literal")
+                raise _JsonError(f"invalid character {go_quote_rune(ch)} in string literal")
             if ch != "\\":
                 out.append(ch)
                 i += 1
@@ -466,7 +466,7 @@ class _JsonDecoder:
                 i += 1
                 continue
             if esc != "u":
-                raise _JsonError(f"invalid character {_quote_char(esc)} in string escape code")
+                raise _JsonError(f"invalid character {go_quote_rune(esc)} in string escape code")
             code, i = self._hex4(i + 1)
             if 0xD800 <= code < 0xDC00 and text.startswith("\\u", i):
                 low, after = self._hex4(i + 2)
@@ -482,7 +482,7 @@ class _JsonDecoder:
         for ch in digits:
             if ch not in "0123456789abcdefABCDEF":
                 raise _JsonError(
-                    f"invalid character {_quote_char(ch)} in \\u hexadecimal character escape"
+                    f"invalid character {go_quote_rune(ch)} in \\u hexadecimal character escape"
                 )
         if len(digits) < 4:
             raise _JsonError("unexpected EOF")
@@ -503,7 +503,7 @@ class _JsonDecoder:
             if ch == "]":
                 return out
             if ch != ",":
-                raise _JsonError(f"invalid character {_quote_char(ch)} after array element")
+                raise _JsonError(f"invalid character {go_quote_rune(ch)} after array element")
 
     def object(self) -> dict[str, Any]:
         self.pos += 1
@@ -517,9 +517,9 @@ class _JsonDecoder:
                 raise _JsonError("EOF")
             if ch != '"':
                 if not out:  # cty reads the first key itself, and words it so
-                    raise _JsonError(f"invalid character {_quote_char(ch)}")
+                    raise _JsonError(f"invalid character {go_quote_rune(ch)}")
                 raise _JsonError(
-                    f"invalid character {_quote_char(ch)} "
+                    f"invalid character {go_quote_rune(ch)} "
                     "looking for beginning of object key string"
                 )
             key = self.string()
@@ -527,7 +527,7 @@ class _JsonDecoder:
             if ch is None:
                 raise _JsonError("EOF")
             if ch != ":":
-                raise _JsonError(f"invalid character {_quote_char(ch)} after object key")
+                raise _JsonError(f"invalid character {go_quote_rune(ch)} after object key")
             self.pos += 1
             out[key] = self.value("looking for beginning of value")
             ch = self.peek()
@@ -537,7 +537,9 @@ class _JsonDecoder:
             if ch == "}":
                 return dict(sorted(out.items()))
             if ch != ",":
-                raise _JsonError(f"invalid character {_quote_char(ch)} after object key:value pair")
+                raise _JsonError(
+                    f"invalid character {go_quote_rune(ch)} after object key:value pair"
+                )
 
 
 def json_decode(text: str) -> Any:
