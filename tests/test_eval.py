@@ -78,6 +78,9 @@ def test_literals(expr: str, value: Any) -> None:
         ("-var.n", -3),
         ('var.n > 2 ? "big" : "small"', "big"),
         ('var.n > 5 ? "big" : "small"', "small"),
+        ('"1" ? "y" : "n"', "y"),  # strings convert to bools as cty converts them
+        ('true && "0"', False),
+        ('!"1"', False),
     ],
 )
 def test_operators(expr: str, value: Any) -> None:
@@ -90,6 +93,10 @@ def test_division_by_zero_is_an_error_not_a_crash() -> None:
 
 def test_arithmetic_on_a_non_number_says_a_number_is_required() -> None:
     assert "number is required" in err('"abc" * 2').diagnostic.detail
+
+
+def test_a_condition_that_is_not_a_bool_string_is_an_error() -> None:
+    assert "bool is required" in err('"True" ? 1 : 2').diagnostic.detail
 
 
 @pytest.mark.parametrize("text", ['" 5"', '"1_000"', '"0x10"', '"nan"'])

@@ -44,6 +44,7 @@ from kiln.hcl.values import (
     is_known,
     is_number,
     normalize_number,
+    parse_bool,
     parse_number,
     to_string,
     type_name,
@@ -732,10 +733,10 @@ class _Evaluator:
     def _as_bool(self, value: Any, at: Range, summary: str) -> bool:
         if isinstance(value, bool):
             return value
-        if value == "true":
-            return True
-        if value == "false":
-            return False
+        if isinstance(value, str):
+            flag = parse_bool(value)
+            if flag is not None:
+                return flag
         if value is None:
             raise fail(summary, "The value is null; a bool is required.", at)
         raise fail(summary, f"A bool is required, not {type_name(value)}.", at)

@@ -23,6 +23,7 @@ from kiln.hcl.values import (
     format_number,
     go_quote,
     is_number,
+    parse_bool,
     parse_number,
     to_string,
 )
@@ -487,10 +488,9 @@ def _convert(value: Any, want: Type, path: tuple[str | int, ...]) -> Any:
         if isinstance(value, bool):
             return value
         if isinstance(value, str):
-            if value in ("true", "1"):
-                return True
-            if value in ("false", "0"):
-                return False
+            flag = parse_bool(value)
+            if flag is not None:
+                return flag
             if value.lower() in ("true", "false"):
                 raise ConversionError(
                     f'a bool is required; to convert from string, use lowercase "{value.lower()}"',

@@ -209,6 +209,18 @@ def parse_number(text: str) -> int | float | None:
     return normalize_number(float(text))
 
 
+def parse_bool(text: str) -> bool | None:
+    """The bool a string holds as cty converts it (``"true"``/``"1"``, ``"false"``/``"0"``).
+
+    None for any other string, ``"True"`` included.
+    """
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    return None
+
+
 def number_to_string(value: int | float) -> str:
     """A number converted to a string as cty does: plain decimal, never an exponent.
 
