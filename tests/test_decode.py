@@ -85,7 +85,7 @@ def test_a_value_of_the_wrong_type_is_reported_at_its_expression() -> None:
     ("text", "message"),
     [
         ("count = 1.5", "whole number"),
-        ('timeout = "5 minutes"', "invalid duration"),
+        ('timeout = "5 minutes"', 'unknown unit " minutes" in duration "5 minutes"'),
         ('direction = "sideways"', 'must be one of "upload", "download"'),
         ("inline = 3", "list of string required"),
         ("tags = [1]", "map of string required"),
