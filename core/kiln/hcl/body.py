@@ -128,6 +128,17 @@ def unsupported_block(name: str, where: str, candidates: Iterable[str], at: Rang
     )
 
 
+def add_attribute(attrs: dict[str, Attribute], attr: Attribute, diags: list[Diagnostic]) -> bool:
+    """Add ``attr`` to ``attrs`` unless one of its name came first (the first wins, and
+    the repeat is reported in ``diags``); whether it was added."""
+    first = attrs.get(attr.name)
+    if first is not None:
+        diags.append(duplicate_argument(attr.name, attr.name_range, first.name_range))
+        return False
+    attrs[attr.name] = attr
+    return True
+
+
 def duplicate_argument(name: str, at: Range, first: Range) -> Diagnostic:
     return error(
         "Duplicate argument",

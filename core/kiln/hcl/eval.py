@@ -24,6 +24,7 @@ from kiln.hcl.body import (
     Content,
     Reference,
     Schema,
+    add_attribute,
     did_you_mean,
     duplicate_argument,
     unsupported_argument,
@@ -206,12 +207,7 @@ class NativeBody:
         attrs: dict[str, Attribute] = {}
         diags: list[Diagnostic] = []
         for attr in self._attrs:
-            if attr.name in attrs:
-                diags.append(
-                    duplicate_argument(attr.name, attr.name_range, attrs[attr.name].name_range)
-                )
-            else:
-                attrs[attr.name] = attr
+            add_attribute(attrs, attr, diags)
         for block in self._blocks:
             diags.append(
                 error(

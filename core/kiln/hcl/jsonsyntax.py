@@ -40,8 +40,8 @@ from kiln.hcl.body import (
     Expression,
     Reference,
     Schema,
+    add_attribute,
     did_you_mean,
-    duplicate_argument,
 )
 from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Pos, Range, error
 
@@ -676,14 +676,7 @@ class JsonBody:
                 )
                 continue
             if schema.open_attributes or prop.name in schema.attributes:
-                if prop.name in out.attributes:
-                    out.diagnostics.append(
-                        duplicate_argument(
-                            prop.name, prop.name_range, out.attributes[prop.name].name_range
-                        )
-                    )
-                    continue
-                out.attributes[prop.name] = self._attribute(prop)
+                add_attribute(out.attributes, self._attribute(prop), out.diagnostics)
                 continue
             candidates = list(schema.attributes) + list(schema.blocks)
             out.diagnostics.append(
@@ -765,12 +758,7 @@ class JsonBody:
         attrs: dict[str, Attribute] = {}
         diags: list[Diagnostic] = []
         for prop in self.props:
-            if prop.name in attrs:
-                diags.append(
-                    duplicate_argument(prop.name, prop.name_range, attrs[prop.name].name_range)
-                )
-                continue
-            attrs[prop.name] = self._attribute(prop)
+            add_attribute(attrs, self._attribute(prop), diags)
         return attrs, diags
 
     #: whether ``all_items`` reads a ``dynamic`` property as dynamic blocks
