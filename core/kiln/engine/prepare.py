@@ -19,7 +19,7 @@ from kiln.hcl.decode import MergedBody, config_error, decode, fully_known
 from kiln.hcl.diagnostics import Diagnostic, Range, error, warning
 from kiln.hcl.eval import Scope
 from kiln.hcl.loader import POST_PROCESSOR_META, PROVISIONER_META, build_scope
-from kiln.hcl.model import PostProcessor, Provisioner, Template
+from kiln.hcl.model import ComponentBlock, Provisioner, Template
 from kiln.plugins.manager import PluginManager
 from kiln.plugins.types import ComponentSpec, PostProcessorSpec, ProvisionerSpec
 from kiln.sdk.components import Builder, Component
@@ -32,7 +32,7 @@ from kiln.ui.redact import register_secret
 class PreparedStep:
     """A provisioner or post-processor of one build, with its component class."""
 
-    block: Provisioner | PostProcessor
+    block: ComponentBlock
     spec: ComponentSpec
 
 
@@ -155,7 +155,7 @@ def _step(
     template: Template,
     pm: PluginManager,
     planned: PlannedBuild,
-    block: Provisioner | PostProcessor,
+    block: ComponentBlock,
     scope: Scope,
     report: Callable[[list[Diagnostic]], None],
 ) -> PreparedStep | None:
