@@ -539,3 +539,43 @@ def test_full_flow_against_pypiserver(env: Env, pypi_index: PypiIndex) -> None:
     env.ok("init", "template")
     assert env.locked_versions() == {"github.com/acme/flow": "0.3.0"}
     assert "from kiln-plugin-acme-flow 0.3.0 with flowlib 1.0" in env.ok("build", "template").stdout
+
+
+def test_downloads_show_a_progress_bar_on_a_terminal_only(env: Env) -> None:
+    import pty
+
+    greeting(env, "1.0.0", extra_files={"kiln_plugin_acme_greeting/blob.bin": "x" * 200_000})
+    env.require({"greeting": (GREETING, ">= 1")})
+    wheel = f"{GREETING_DIST.replace('-', '_')}-1.0.0-py3-none-any.whl"
+
+    def fresh() -> None:
+        for path in (env.home, Path(env.vars["KILN_CACHE_DIR"]), env.lock):
+            subprocess.run(["rm", "-rf", str(path)], check=True)
+
+    fresh()
+    piped = env.ok("init", "template")
+    assert wheel not in piped.stderr  # no bar into a pipe
+
+    fresh()
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [*KILN, "init", "template"],
+        cwd=env.root,
+        env={**os.environ, **env.vars, "COLUMNS": "120"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=child,
+    )
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the terminal closed: kiln is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main)
+    assert proc.wait(timeout=60) == 0, seen.decode(errors="replace")
+    assert f"  {wheel}".encode() in seen  # the bar's label, drawn on the terminal
