@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import IO, BinaryIO
 
-from kiln.communicator import tarstream
+from kiln.sdk import tarstream
 from kiln.sdk.communicator import Communicator, CommunicatorError, ConnectionInfo, RemoteCmd
 from kiln.sdk.context import Context
+from kiln.sdk.process import run_process
 
-POLL = 0.1
 CHUNK = 64 * 1024
 
 
@@ -32,29 +29,13 @@ class LocalCommunicator(Communicator):
         self.info = ConnectionInfo(host="localhost")
 
     def start(self, cmd: RemoteCmd, ctx: Context | None = None) -> int:
-        proc = subprocess.Popen(
+        status = run_process(
             [self.shell, "-c", cmd.command],
-            stdin=subprocess.PIPE if cmd.stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # so that cancelling stops the command's children too
+            stdin=cmd.stdin,
+            stdout=cmd.stdout,
+            stderr=cmd.stderr,
+            ctx=ctx,
         )
-        threads = [
-            _pump(proc.stdout, cmd.stdout),
-            _pump(proc.stderr, cmd.stderr),
-        ]
-        if cmd.stdin is not None:
-            threads.append(_feed(proc.stdin, cmd.stdin))
-        while True:
-            try:
-                status = proc.wait(POLL)
-                break
-            except subprocess.TimeoutExpired:
-                if ctx is not None and ctx.cancelled:
-                    _stop(proc)
-                    ctx.check()  # raises Cancelled
-        for thread in threads:
-            thread.join()
         cmd.exit_status = status
         return status
 
@@ -111,48 +92,3 @@ def _copy_tree(src: str, dst: str, exclude: Sequence[str], ctx: Context | None) 
         shutil.copytree(root, target, symlinks=True, ignore=ignore, dirs_exist_ok=True)
     except (OSError, shutil.Error) as exc:
         raise CommunicatorError(f"cannot copy {src} to {dst}: {exc}") from None
-
-
-def _pump(stream: IO[bytes] | None, out: Callable[[bytes], None] | None) -> threading.Thread:
-    """Pass a pipe's data to ``out`` as it arrives (read1 returns what is there)."""
-
-    def run() -> None:
-        assert stream is not None
-        with stream:
-            while chunk := stream.read1(CHUNK):  # type: ignore[attr-defined]
-                if out is not None:
-                    out(chunk)
-
-    thread = threading.Thread(target=run, name="kiln-local-output", daemon=True)
-    thread.start()
-    return thread
-
-
-def _feed(pipe: IO[bytes] | None, data: BinaryIO) -> threading.Thread:
-    def run() -> None:
-        assert pipe is not None
-        try:
-            with pipe:
-                while chunk := data.read(CHUNK):
-                    pipe.write(chunk)
-                    pipe.flush()
-        except BrokenPipeError:  # the command stopped reading
-            pass
-
-    thread = threading.Thread(target=run, name="kiln-local-input", daemon=True)
-    thread.start()
-    return thread
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate the command and everything it started; kill what does not stop."""
-    for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import paramiko
 
-from kiln.communicator import scp, tarstream
+from kiln.communicator import scp
 from kiln.communicator.sftp import SFTPSession
 from kiln.communicator.sshconnect import (
     CONNECT_TIMEOUT,
@@ -31,6 +31,7 @@ from kiln.communicator.sshconnect import (
     logins,
     public_key_line,
 )
+from kiln.sdk import tarstream
 from kiln.sdk.commconfig import CommunicatorConfig
 from kiln.sdk.communicator import (
     DISCONNECTED,

@@ -13,6 +13,7 @@ from kiln.sdk.communicator import (
     Communicator,
     CommunicatorError,
     ConnectionInfo,
+    LineWriter,
     RemoteCmd,
     run_with_ui,
 )
@@ -33,6 +34,7 @@ from kiln.sdk.config import Config, ConfigError, Duration, option
 from kiln.sdk.context import BuildError, Cancelled, Context
 from kiln.sdk.multistep import Action, StateBag, Step, run_steps
 from kiln.sdk.placeholders import interpolate
+from kiln.sdk.process import run_process
 from kiln.sdk.steps import StepCleanupTempKeys, StepConnect, StepTemporaryKeyPair
 from kiln.sdk.ui import Progress, Ui
 
@@ -59,6 +61,7 @@ __all__ = [
     "DatasourceSpec",
     "Duration",
     "Hook",
+    "LineWriter",
     "PostProcessor",
     "PostProcessorSpec",
     "Progress",
@@ -77,6 +80,7 @@ __all__ = [
     "hookimpl",
     "interpolate",
     "option",
+    "run_process",
     "run_steps",
     "run_with_ui",
     "write_atomically",

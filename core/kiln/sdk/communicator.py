@@ -86,16 +86,17 @@ class Communicator(ABC):
 
 def run_with_ui(comm: Communicator, ui: Ui, command: str, ctx: Context | None = None) -> int:
     """Run ``command``, showing its output line by line as build messages."""
-    out = _LineWriter(ui.message)
-    err = _LineWriter(ui.error)
+    out = LineWriter(ui.message)
+    err = LineWriter(ui.error)
     status = comm.start(RemoteCmd(command, stdout=out.write, stderr=err.write), ctx)
     out.flush()
     err.flush()
     return status
 
 
-class _LineWriter:
-    """Turns byte chunks into whole lines for the UI."""
+class LineWriter:
+    """Turns byte chunks (a command's output) into whole lines for ``emit``; call
+    ``flush`` at the end for a last line without a newline."""
 
     def __init__(self, emit: Callable[[str], None]) -> None:
         self.emit = emit

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from kiln.communicator.tarstream import contents_only, excluded
 from kiln.sdk import Communicator, CommunicatorError, ConnectionInfo, Context, RemoteCmd, Ui
+from kiln.sdk.tarstream import contents_only, excluded
 
 
 class MockUi(Ui):

@@ -5,13 +5,11 @@ The options and the runner are shared with the ``shell-local`` post-processor.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
-import threading
-from collections.abc import Callable, Mapping
-from typing import IO, Any
+from collections.abc import Mapping
+from typing import Any
 
 from kiln.builtin.shellcommon import (
     ShellCommonConfig,
@@ -28,10 +26,12 @@ from kiln.sdk import (
     Config,
     ConfigError,
     Context,
+    LineWriter,
     Provisioner,
     Ui,
     interpolate,
     option,
+    run_process,
 )
 
 #: Go's names for operating systems, which ``only_on`` uses
@@ -135,54 +135,19 @@ def run_local(
                 for part in config.execute_command
             ]
             ui.say(f"Running local shell script: {label}")
-            check_exit(run_process(ctx, ui, argv, env), config.valid_exit_codes)
+            check_exit(_run_script(ctx, ui, argv, env), config.valid_exit_codes)
 
 
-def run_process(ctx: Context, ui: Ui, argv: list[str], env: Mapping[str, str]) -> int:
+def _run_script(ctx: Context, ui: Ui, argv: list[str], env: Mapping[str, str]) -> int:
     """Run ``argv``, its output as build messages; stopped when ``ctx`` is cancelled."""
-    # imported here, not at the top: kiln validate loads this module and runs nothing
-    import signal
-    import subprocess
-
+    out, err = LineWriter(ui.message), LineWriter(ui.error)
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(env),
-            start_new_session=True,
-        )
+        status = run_process(argv, stdout=out.write, stderr=err.write, env=env, ctx=ctx, grace=0)
     except OSError as exc:
         raise BuildError(f"Error executing script: {argv[0]}: {exc.strerror}.") from None
-    assert proc.stdout is not None and proc.stderr is not None
-    readers = [
-        threading.Thread(target=_pump, args=(proc.stdout, ui.message), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, ui.error), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
-    try:
-        while True:
-            try:
-                status = proc.wait(timeout=0.1)
-                break
-            except subprocess.TimeoutExpired:
-                ctx.check()
-    finally:
-        if proc.poll() is None:  # cancelled: stop the script and whatever it started
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        for reader in readers:
-            reader.join()
+    out.flush()
+    err.flush()
     return status
-
-
-def _pump(stream: IO[bytes], emit: Callable[[str], None]) -> None:
-    with stream:
-        for line in iter(stream.readline, b""):
-            emit(line.rstrip(b"\r\n").decode("utf-8", "replace"))
 
 
 def _extension(ext: str) -> str:

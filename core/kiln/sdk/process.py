@@ -1,0 +1,128 @@
+"""Running a program on this host, the way builds need it: output streamed as it
+arrives, input fed from a stream, and stopped, with everything it started, when the
+build is cancelled.
+
+::
+
+    status = run_process(["docker", "pull", image], stdout=out.write, ctx=self.ctx)
+
+The program runs in its own session, so Ctrl-C at the terminal reaches kiln alone and
+kiln decides what to stop (a cleanup may still need the program's peers).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, BinaryIO
+
+from kiln.sdk.context import Context
+
+if TYPE_CHECKING:
+    import subprocess
+
+__all__ = ["run_process"]
+
+#: how often a running program is checked for cancellation, in seconds
+POLL = 0.1
+#: pipe reads and writes move up to this many bytes at once
+CHUNK = 1024 * 1024
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    stdin: BinaryIO | None = None,
+    stdout: Callable[[bytes], None] | None = None,
+    stderr: Callable[[bytes], None] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    ctx: Context | None = None,
+    grace: float = 2.0,
+) -> int:
+    """Run ``argv`` to its end and return its exit status.
+
+    ``stdin`` is read and fed to the program (nothing when None); ``stdout`` and
+    ``stderr`` get its output in chunks as it arrives (discarded when None). ``env``
+    replaces the environment when given. When ``ctx`` is cancelled the program's
+    process group gets SIGTERM, then SIGKILL after ``grace`` seconds, and
+    :class:`~kiln.sdk.context.Cancelled` is raised. A program that cannot be started
+    raises :class:`OSError`.
+    """
+    import subprocess  # here: kiln.sdk is imported by every command, few run programs
+
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    threads = [_pump(proc.stdout, stdout), _pump(proc.stderr, stderr)]
+    if stdin is not None:
+        threads.append(_feed(proc.stdin, stdin))
+    try:
+        while True:
+            try:
+                status = proc.wait(POLL)
+                break
+            except subprocess.TimeoutExpired:
+                if ctx is not None and ctx.cancelled:
+                    _stop(proc, grace)
+                    ctx.check()  # raises Cancelled
+    finally:
+        if proc.poll() is None:  # interrupted by an exception of our own
+            _stop(proc, 0)
+        for thread in threads:
+            thread.join()
+    return status
+
+
+def _pump(stream: IO[bytes] | None, out: Callable[[bytes], None] | None) -> threading.Thread:
+    """Pass a pipe's data to ``out`` as it arrives (read1 returns what is there)."""
+
+    def run() -> None:
+        assert stream is not None
+        with stream:
+            while chunk := stream.read1(CHUNK):  # type: ignore[attr-defined]
+                if out is not None:
+                    out(chunk)
+
+    thread = threading.Thread(target=run, name="kiln-process-output", daemon=True)
+    thread.start()
+    return thread
+
+
+def _feed(pipe: IO[bytes] | None, data: BinaryIO) -> threading.Thread:
+    def run() -> None:
+        assert pipe is not None
+        try:
+            with pipe:
+                while chunk := data.read(CHUNK):
+                    pipe.write(chunk)
+        except (BrokenPipeError, ValueError):  # the program stopped reading, or was stopped
+            pass
+
+    thread = threading.Thread(target=run, name="kiln-process-input", daemon=True)
+    thread.start()
+    return thread
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """Stop the program and everything it started: SIGTERM, then SIGKILL."""
+    import signal
+    import subprocess
+    steps = [(signal.SIGTERM, grace)] if grace else []
+    for sig, wait in [*steps, (signal.SIGKILL, None)]:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
