@@ -1,0 +1,229 @@
+"""A private Docker engine and a registry on loopback, for the docker builder's tests.
+
+``docker_engine`` (a session fixture) runs Debian's dockerd with everything under a
+throwaway folder (``scripts/docker-engine``): no bridge, no iptables rules, so it never
+meets another engine on the machine. Nothing is pulled from the internet: images are made
+locally (``busybox_image``, ``busybox_entrypoint_image``, ``scripts/make-busybox-image``).
+``docker_registry`` is Debian's docker-registry on a free 127.0.0.1 port; the engine
+treats 127.0.0.0/8 registries as insecure, so push and pull need no TLS.
+:func:`running_dockerd` and :func:`running_registry` are the same as context managers,
+for code outside pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.sshd import free_port, stop_process
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+DOCKER_ENGINE = SCRIPTS / "docker-engine"
+MAKE_BUSYBOX_IMAGE = SCRIPTS / "make-busybox-image"
+DOCKER_REGISTRY = "/usr/bin/docker-registry"
+
+#: the longest unix socket path the engine makes under its folder, and the limit on it
+#: (sun_path holds 108 bytes); scripts/docker-engine refuses a folder that breaks it
+LONGEST_SOCKET = "exec/containerd/containerd-debug.sock"
+MAX_SOCKET_CHARS = 100
+
+BUSYBOX_TAG = "local/busybox:test"
+BUSYBOX_ENTRYPOINT_TAG = "local/busybox:entrypoint"
+
+
+@dataclass(frozen=True)
+class DockerEngine:
+    """A running private dockerd: ``host`` is its DOCKER_HOST, ``root`` its folder."""
+
+    host: str
+    root: Path
+
+    def env(self) -> dict[str, str]:
+        """This environment with DOCKER_HOST pointing at the engine (and no context)."""
+        env = {**os.environ, "DOCKER_HOST": self.host}
+        env.pop("DOCKER_CONTEXT", None)
+        return env
+
+    def docker(
+        self, *args: str, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``docker ARGS...`` against the engine; with ``check``, a failure raises
+        AssertionError with its stderr."""
+        proc = subprocess.run(
+            ["docker", *args],
+            input=input,
+            capture_output=True,
+            env=self.env(),
+            timeout=120,
+        )
+        result = subprocess.CompletedProcess(
+            proc.args,
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"docker {' '.join(args)} exited with {result.returncode}: {result.stderr}"
+            )
+        return result
+
+    def containers(self) -> list[str]:
+        """The ids of all containers, running or not."""
+        return self.docker("ps", "-aq", "--no-trunc").stdout.split()
+
+    def images(self) -> list[str]:
+        """The ids of all images, dangling and intermediate ones too, each once."""
+        return list(dict.fromkeys(self.docker("images", "-aq", "--no-trunc").stdout.split()))
+
+    def volumes(self) -> list[str]:
+        """The names of all volumes."""
+        return self.docker("volume", "ls", "-q").stdout.split()
+
+
+def socket_path_fits(workdir: Path) -> bool:
+    """Whether an engine in ``workdir`` keeps its unix socket paths short enough."""
+    return len(f"{workdir.resolve()}/{LONGEST_SOCKET}") < MAX_SOCKET_CHARS
+
+
+def _dockerd_installed() -> bool:
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    return shutil.which("dockerd", path=path) is not None and shutil.which("docker") is not None
+
+
+@contextmanager
+def running_dockerd(workdir: Path) -> Iterator[DockerEngine]:
+    """Run a private dockerd with everything under ``workdir`` until the block ends."""
+    if not _dockerd_installed():
+        raise RuntimeError("Docker (dockerd, docker) is not installed: run scripts/bootstrap test")
+    root = workdir.resolve()
+    try:
+        started = subprocess.run(
+            [str(DOCKER_ENGINE), "start", str(root)], capture_output=True, text=True, timeout=90
+        )
+        if started.returncode != 0:
+            raise RuntimeError(f"the Docker engine did not start: {started.stderr}")
+        yield DockerEngine(host=started.stdout.strip(), root=root)
+    finally:
+        subprocess.run([str(DOCKER_ENGINE), "stop", str(root)], timeout=90, check=False)
+
+
+def make_busybox_image(engine: DockerEngine, tag: str, *changes: str) -> str:
+    """Import a minimal busybox image as ``tag`` into ``engine``, with ``changes``
+    (Dockerfile instructions; default ``CMD ["/bin/sh"]``); return its id."""
+    made = subprocess.run(
+        [str(MAKE_BUSYBOX_IMAGE), tag, *changes],
+        capture_output=True,
+        text=True,
+        env=engine.env(),
+        timeout=120,
+    )
+    if made.returncode != 0:
+        raise RuntimeError(f"could not make the busybox image {tag}: {made.stderr}")
+    return made.stdout.strip()
+
+
+def _wait_for_registry(
+    address: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 15
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"docker-registry exited with {proc.returncode}: {log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"http://{address}/v2/", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(
+        f"docker-registry did not answer on {address} within {timeout:g} s: {log.read_text()}"
+    )
+
+
+@contextmanager
+def running_registry(workdir: Path) -> Iterator[str]:
+    """Run a registry (no auth, no TLS) on a free 127.0.0.1 port, storing its blobs under
+    ``workdir``, until the block ends; yields its address ``127.0.0.1:PORT``."""
+    if not os.path.exists(DOCKER_REGISTRY):
+        raise RuntimeError("docker-registry is not installed: run scripts/bootstrap test")
+    address = f"127.0.0.1:{free_port()}"
+    config = workdir / "registry.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n"
+        "  level: error\n"
+        "storage:\n"
+        "  filesystem:\n"
+        f"    rootdirectory: {workdir / 'storage'}\n"
+        "http:\n"
+        f"  addr: {address}\n"
+    )
+    log = workdir / "registry.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [DOCKER_REGISTRY, "serve", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_registry(address, proc, log)
+        yield address
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
+    """A private Docker engine for the whole test session."""
+    workdir = tmp_path_factory.mktemp("dockerd")
+    short: str | None = None
+    if not socket_path_fits(workdir):
+        short = tempfile.mkdtemp(prefix="kiln-dockerd-", dir="/tmp")
+        workdir = Path(short)
+    try:
+        with running_dockerd(workdir) as engine:
+            yield engine
+    finally:
+        if short is not None:
+            shutil.rmtree(short, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_engine: DockerEngine) -> str:
+    """The tag of a busybox image (``CMD ["/bin/sh"]``) in ``docker_engine``."""
+    make_busybox_image(docker_engine, BUSYBOX_TAG)
+    return BUSYBOX_TAG
+
+
+@pytest.fixture(scope="session")
+def busybox_entrypoint_image(docker_engine: DockerEngine) -> str:
+    """The tag of a busybox image with ``ENTRYPOINT ["/bin/echo", "entry"]`` and
+    ``CMD ["from-cmd"]`` in ``docker_engine``: it prints ``entry from-cmd``."""
+    make_busybox_image(
+        docker_engine,
+        BUSYBOX_ENTRYPOINT_TAG,
+        'ENTRYPOINT ["/bin/echo", "entry"]',
+        'CMD ["from-cmd"]',
+    )
+    return BUSYBOX_ENTRYPOINT_TAG
+
+
+@pytest.fixture(scope="session")
+def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A registry on loopback for the whole test session: its address ``127.0.0.1:PORT``."""
+    with running_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address
