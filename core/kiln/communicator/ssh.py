@@ -39,10 +39,12 @@ from kiln.sdk.communicator import (
     CommunicatorError,
     ConnectionInfo,
     RemoteCmd,
+    TransferMeter,
+    stream_size,
 )
 from kiln.sdk.config import format_duration
 from kiln.sdk.context import Context
-from kiln.sdk.ui import Progress, Ui
+from kiln.sdk.ui import Ui
 
 log = logging.getLogger("kiln.communicator.ssh")
 
@@ -56,8 +58,6 @@ FIRST_RETRY, LAST_RETRY = 0.5, 5.0
 #: how often a waiting command checks for cancellation
 POLL = 0.1
 CHUNK = 256 * 1024
-#: smaller transfers (a script) end too soon for a progress bar to say anything
-PROGRESS_MIN = 1024 * 1024
 #: the errors paramiko raises when the connection fails under a call
 TRANSPORT_ERRORS = (paramiko.SSHException, EOFError, OSError)
 
@@ -250,8 +250,8 @@ class SSHCommunicator(Communicator):
         self, dst: str, src: BinaryIO, *, mode: int | None = None, ctx: Context | None = None
     ) -> None:
         mode = 0o644 if mode is None else mode
-        with _Meter(self.ui, f"Uploading {dst}", ctx) as meter:
-            meter.start(_remaining(src))
+        with TransferMeter(self.ui, f"Uploading {dst}", ctx) as meter:
+            meter.start(stream_size(src))
             try:
                 if self.config.ssh_file_transfer_method == "scp":
                     self._scp_upload(dst, src, mode, meter)
@@ -261,7 +261,7 @@ class SSHCommunicator(Communicator):
                 raise CommunicatorError(f"cannot upload to {dst}: {exc}") from None
 
     def download(self, src: str, dst: BinaryIO, ctx: Context | None = None) -> None:
-        with _Meter(self.ui, f"Downloading {src}", ctx) as meter:
+        with TransferMeter(self.ui, f"Downloading {src}", ctx) as meter:
             try:
                 if self.config.ssh_file_transfer_method == "scp":
                     self._run_channel(
@@ -274,8 +274,8 @@ class SSHCommunicator(Communicator):
             except CommunicatorError as exc:
                 raise CommunicatorError(f"cannot download {src}: {exc}") from None
 
-    def _scp_upload(self, dst: str, src: BinaryIO, mode: int, meter: _Meter) -> None:
-        size = _remaining(src)
+    def _scp_upload(self, dst: str, src: BinaryIO, mode: int, meter: TransferMeter) -> None:
+        size = stream_size(src)
         if size is None:  # scp announces the size first: spool a stream to learn it
             with tempfile.TemporaryFile() as spool:
                 while chunk := src.read(CHUNK):
@@ -325,7 +325,7 @@ class SSHCommunicator(Communicator):
         entries = list(tarstream.walk(src, exclude))
         quoted = shlex.quote(dst)
         command = f"mkdir -p {quoted} && tar -x -o -f - -C {quoted}"
-        with _Meter(self.ui, f"Uploading {src}", ctx) as meter:
+        with TransferMeter(self.ui, f"Uploading {src}", ctx) as meter:
             meter.start(tarstream.archive_size(entries))
 
             def send(channel: paramiko.Channel) -> None:
@@ -350,7 +350,7 @@ class SSHCommunicator(Communicator):
             parent, name = posixpath.split(folder)
             command = f"tar -c -f - -C {shlex.quote(parent or '.')} {shlex.quote(name)}"
         top = not tarstream.contents_only(src)
-        with _Meter(self.ui, f"Downloading {src}", ctx) as meter:
+        with TransferMeter(self.ui, f"Downloading {src}", ctx) as meter:
             meter.start(None)
 
             def receive(channel: paramiko.Channel) -> None:
@@ -477,49 +477,10 @@ def _feed(channel: paramiko.Channel, stdin: BinaryIO | None) -> threading.Thread
     return thread
 
 
-def _remaining(src: BinaryIO) -> int | None:
-    """How many bytes are left in ``src``, when it can say."""
-    try:
-        position = src.tell()
-        end = src.seek(0, os.SEEK_END)
-        src.seek(position)
-        return end - position
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-class _Meter:
-    """Progress of one transfer (of a megabyte or more, or of unknown size), and the
-    cancellation check between its pieces."""
-
-    def __init__(self, ui: Ui | None, label: str, ctx: Context | None) -> None:
-        self.ui, self.label, self.ctx = ui, label, ctx
-        self.progress: Progress | None = None
-
-    def start(self, total: int | None) -> None:
-        if self.ui is None or self.progress is not None:
-            return
-        if total is None or total >= PROGRESS_MIN:
-            self.progress = self.ui.progress(self.label, total)
-
-    def advance(self, amount: int) -> None:
-        if self.ctx is not None:
-            self.ctx.check()
-        if self.progress is not None:
-            self.progress.advance(amount)
-
-    def __enter__(self) -> _Meter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.progress is not None:
-            self.progress.close()
-
-
 class _Reader:
     """The standard output of a remote command as a file to read (for tarfile)."""
 
-    def __init__(self, channel: paramiko.Channel, meter: _Meter) -> None:
+    def __init__(self, channel: paramiko.Channel, meter: TransferMeter) -> None:
         self.channel, self.meter = channel, meter
 
     def read(self, size: int = CHUNK) -> bytes:

@@ -15,7 +15,9 @@ from kiln.sdk.communicator import (
     ConnectionInfo,
     LineWriter,
     RemoteCmd,
+    TransferMeter,
     run_with_ui,
+    stream_size,
 )
 from kiln.sdk.components import (
     HOOK_CLEANUP_PROVISION,
@@ -74,6 +76,7 @@ __all__ = [
     "StepConnect",
     "StepProvision",
     "StepTemporaryKeyPair",
+    "TransferMeter",
     "Ui",
     "atomic_file",
     "build_data",
@@ -83,5 +86,6 @@ __all__ = [
     "run_process",
     "run_steps",
     "run_with_ui",
+    "stream_size",
     "write_atomically",
 ]

@@ -12,16 +12,19 @@ created inside the destination.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from kiln.sdk.context import Context
-from kiln.sdk.ui import Ui
+from kiln.sdk.ui import Progress, Ui
 
 #: The exit status a command gets when the connection dropped before it reported one.
 DISCONNECTED = -1
+#: smaller transfers (a script) end too soon for a progress bar to say anything
+PROGRESS_MIN = 1024 * 1024
 
 
 class CommunicatorError(Exception):
@@ -112,3 +115,45 @@ class LineWriter:
         if self.buffer:
             self.emit(self.buffer.decode("utf-8", "replace"))
             self.buffer = b""
+
+
+def stream_size(src: BinaryIO) -> int | None:
+    """How many bytes are left in ``src``, when it can say."""
+    try:
+        position = src.tell()
+        end = src.seek(0, os.SEEK_END)
+        src.seek(position)
+        return end - position
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+class TransferMeter:
+    """Progress of one transfer, and the cancellation check between its pieces.
+
+    ``start(total)`` shows a bar for a megabyte or more (or an unknown size); call
+    ``advance(n)`` for each piece moved. Use it as a context manager.
+    """
+
+    def __init__(self, ui: Ui | None, label: str, ctx: Context | None) -> None:
+        self.ui, self.label, self.ctx = ui, label, ctx
+        self.progress: Progress | None = None
+
+    def start(self, total: int | None) -> None:
+        if self.ui is None or self.progress is not None:
+            return
+        if total is None or total >= PROGRESS_MIN:
+            self.progress = self.ui.progress(self.label, total)
+
+    def advance(self, amount: int) -> None:
+        if self.ctx is not None:
+            self.ctx.check()
+        if self.progress is not None:
+            self.progress.advance(amount)
+
+    def __enter__(self) -> TransferMeter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.progress is not None:
+            self.progress.close()

@@ -115,6 +115,7 @@ def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
     """Stop the program and everything it started: SIGTERM, then SIGKILL."""
     import signal
     import subprocess
+
     steps = [(signal.SIGTERM, grace)] if grace else []
     for sig, wait in [*steps, (signal.SIGKILL, None)]:
         try:

@@ -71,22 +71,33 @@ def write_archive(
     out: Callable[[bytes], Any],
     src: str,
     entries: Sequence[tuple[str, str, os.stat_result]],
+    *,
+    prefix: str = "",
+    owner: tuple[int, int] | None = None,
 ) -> None:
-    """Write ``entries`` as a tar stream to ``out``, named by the trailing-slash rule.
+    """Write ``entries`` as a tar stream to ``out``, named by the trailing-slash rule
+    and below ``prefix`` (a relative folder path) when given.
 
-    Owners are left out (the machine's user owns what it unpacks); modes and
-    modification times are kept.
+    Owners are left out (the machine's user owns what it unpacks) unless ``owner``
+    gives the (uid, gid) every entry gets; modes and modification times are kept. With
+    a ``prefix`` and an ``owner``, the folder ``prefix`` gets an entry too, so that
+    the owner owns the folder the files land in.
     """
-    top = "" if contents_only(src) else os.path.basename(src.rstrip("/") or "/")
+    base = "" if contents_only(src) else os.path.basename(src.rstrip("/") or "/")
+    top = posixpath.join(prefix, base) if prefix and base else prefix or base
+    # the folder a contents-only transfer fills exists already, or is made by the unpacker
+    skip_root = not base and (not prefix or owner is None)
     sink = cast(BinaryIO, _Sink(out))
     with tarfile.open(fileobj=sink, mode="w|", bufsize=BLOCK, format=tarfile.GNU_FORMAT) as tar:
         for path, rel, info in entries:
             name = posixpath.join(top, rel) if rel else top
-            if not name:
-                continue  # the root of a contents-only transfer exists already
+            if not rel and skip_root:
+                continue
             member = _member(path, name, info)
             if member is None:
                 continue
+            if owner is not None:
+                member.uid, member.gid = owner
             if member.isreg():
                 with open(path, "rb") as f:
                     tar.addfile(member, f)
