@@ -17,7 +17,7 @@ import pytest
 from kiln.cli.main import main
 from kiln.ui.redact import clear_secrets
 
-pytest_plugins = ["tests.sshd", "tests.indexserver"]
+pytest_plugins = ["tests.sshd", "tests.indexserver", "tests.dockerd"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
