@@ -33,7 +33,7 @@ CHUNK = 1024 * 1024
 def run_process(
     argv: Sequence[str],
     *,
-    stdin: BinaryIO | None = None,
+    stdin: BinaryIO | int | None = None,
     stdout: Callable[[bytes], None] | None = None,
     stderr: Callable[[bytes], None] | None = None,
     env: Mapping[str, str] | None = None,
@@ -43,7 +43,9 @@ def run_process(
 ) -> int:
     """Run ``argv`` to its end and return its exit status.
 
-    ``stdin`` is read and fed to the program (nothing when None); ``stdout`` and
+    ``stdin`` is read and fed to the program (nothing when None); a file descriptor
+    (the read end of a pipe another thread fills) is handed to the program to read
+    itself, with no copy, and closed here once the program has started. ``stdout`` and
     ``stderr`` get its output in chunks as it arrives (discarded when None). ``env``
     replaces the environment when given. When ``ctx`` is cancelled the program's
     process group gets SIGTERM, then SIGKILL after ``grace`` seconds, and
@@ -52,33 +54,70 @@ def run_process(
     """
     import subprocess  # here: kiln.sdk is imported by every command, few run programs
 
-    proc = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(env) if env is not None else None,
-        cwd=cwd,
-        start_new_session=True,
-    )
-    threads = [_pump(proc.stdout, stdout), _pump(proc.stderr, stderr)]
-    if stdin is not None:
-        threads.append(_feed(proc.stdin, stdin))
+    if stdin is None:
+        source: int = subprocess.DEVNULL
+    else:
+        source = stdin if isinstance(stdin, int) else subprocess.PIPE
     try:
-        while True:
-            try:
-                status = proc.wait(POLL)
-                break
-            except subprocess.TimeoutExpired:
-                if ctx is not None and ctx.cancelled:
-                    _stop(proc, grace)
-                    ctx.check()  # raises Cancelled
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=source,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+        )
     finally:
+        if isinstance(stdin, int):  # the program has its own copy, or never started
+            os.close(stdin)
+    threads = [_pump(proc.stdout, stdout), _pump(proc.stderr, stderr)]
+    if stdin is not None and not isinstance(stdin, int):
+        threads.append(_feed(proc.stdin, stdin))
+    exit = _Exit(proc)
+    try:
+        while (status := exit.wait(POLL)) is None:
+            if ctx is not None and ctx.cancelled:
+                _stop(proc, grace)
+                ctx.check()  # raises Cancelled
+    finally:
+        exit.close()
         if proc.poll() is None:  # interrupted by an exception of our own
             _stop(proc, 0)
         for thread in threads:
             thread.join()
     return status
+
+
+class _Exit:
+    """Waits for the program's exit: Linux says the moment it happens through a pidfd,
+    where ``Popen.wait(timeout)`` polls with sleeps that add up to 50 ms to every short
+    program (such as a docker command)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        try:
+            self.fd: int | None = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):  # not Linux, or an old kernel
+            self.fd = None
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit status, or None if the program still runs after ``timeout`` seconds."""
+        import select
+        import subprocess
+
+        if self.fd is None:
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        return self.proc.wait() if ready else None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def _pump(stream: IO[bytes] | None, out: Callable[[bytes], None] | None) -> threading.Thread:
