@@ -83,7 +83,9 @@ class Runner:
             build.ctx.check()
             artifact = build.builder.run(ui, hook)
             if artifact is not None:
-                result.artifacts = run_chains(self.template, build, ui, artifact, hook.generated)
+                # what the builder learned after provisioning (an image's id...) too
+                generated = {**hook.generated, **artifact.state.get("generated_data", {})}
+                result.artifacts = run_chains(self.template, build, ui, artifact, generated)
         except Cancelled:
             result.cancelled = True
             result.error = "Build was cancelled."
