@@ -88,6 +88,7 @@ def decode(
     ranges: dict[str, Range] = {}
     diags: list[Diagnostic] = []
     attrs, blocks = body.all_items()
+    weak = getattr(body, "weakly_typed", False)
     for name, attr in attrs.items():
         if name in skip:
             continue
@@ -100,6 +101,8 @@ def decode(
         except EvalError as exc:
             diags.extend(exc.diagnostics)
             continue
+        if weak and spec.repeated and not isinstance(value, list | dict) and value is not UNKNOWN:
+            value = [value]
         _set(spec, value, attr.expr.range, values, ranges, diags)
     for block in blocks:
         _block(options, block, scope, what, values, ranges, diags)

@@ -866,6 +866,8 @@ class LegacyBody(JsonBody):
     """A component's configuration in a legacy template (meta keys left out)."""
 
     dynamic_blocks = False
+    #: Packer decodes these weakly: a single value where a list is wanted is a list of it
+    weakly_typed = True
 
 
 #: Legacy bodies: Go-template strings, and no "//" comment key.
