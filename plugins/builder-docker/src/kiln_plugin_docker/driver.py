@@ -1,0 +1,228 @@
+"""The docker CLI, as the builder, the communicator and the post-processors call it.
+
+Every command runs in its own session (Ctrl-C reaches kiln, which decides what to
+stop) and is stopped when the build is cancelled. Secrets never go on a command line:
+a registry password goes through ``--password-stdin``, environment values through the
+CLI's own environment (``-e NAME`` takes the value from there).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import IO, Any, BinaryIO, cast
+
+from kiln.sdk import BuildError, Context, LineWriter, Ui, run_process
+
+#: the label every container kiln starts carries, with the run's UUID
+RUN_LABEL = "io.kiln.run"
+#: and the build's name
+BUILD_LABEL = "io.kiln.build"
+
+
+class DockerError(BuildError):
+    """A docker command failed; the message quotes what docker said."""
+
+
+class Driver:
+    """Runs ``docker`` commands against the engine the environment names.
+
+    ``config_dir`` is a private ``DOCKER_CONFIG`` folder for commands that need a
+    registry login (see :meth:`login`); ``extra_env`` adds variables to the CLI's
+    environment (values for ``-e NAME``).
+    """
+
+    def __init__(self, docker: str = "docker", ctx: Context | None = None) -> None:
+        self.docker = docker
+        self.ctx = ctx
+        self.config_dir: str | None = None
+        self.endpoint = ""  # the engine of the user's current context, with config_dir
+
+    # -- running the CLI ---------------------------------------------------------------
+
+    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.config_dir is not None:
+            env["DOCKER_CONFIG"] = self.config_dir
+            if self.endpoint:
+                env["DOCKER_HOST"] = self.endpoint
+        env.update(extra or {})
+        return env
+
+    def call(
+        self,
+        *args: str,
+        stdin: BinaryIO | int | None = None,
+        stdout: Callable[[bytes], None] | None = None,
+        stderr: Callable[[bytes], None] | None = None,
+        env: Mapping[str, str] | None = None,
+        ctx: Context | None = None,
+    ) -> int:
+        """Run ``docker ARGS`` (see :func:`kiln.sdk.run_process`) and return its exit
+        status; a missing docker CLI is a :class:`DockerError`."""
+        try:
+            return run_process(
+                [self.docker, *args],
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                env=self.environment(env),
+                ctx=ctx or self.ctx,
+            )
+        except FileNotFoundError:
+            raise DockerError(
+                f"The docker command ({self.docker}) was not found: install the docker CLI, "
+                "or set docker_path to where it is."
+            ) from None
+        except OSError as exc:
+            raise DockerError(f"Cannot run {self.docker}: {exc.strerror}.") from None
+
+    def run(
+        self,
+        *args: str,
+        stdin: BinaryIO | int | None = None,
+        stdout: Callable[[bytes], None] | None = None,
+        env: Mapping[str, str] | None = None,
+        ctx: Context | None = None,
+    ) -> str:
+        """Run ``docker ARGS`` and return its output, stripped (or pass the output to
+        ``stdout`` as it arrives). A non-zero exit raises :class:`DockerError` with
+        what docker wrote to its error output."""
+        out = bytearray()
+        err = bytearray()
+        status = self.call(
+            *args, stdin=stdin, stdout=stdout or out.extend, stderr=err.extend, env=env, ctx=ctx
+        )
+        if status != 0:
+            raise DockerError(_failure(args, status, err))
+        return out.decode("utf-8", "replace").strip()
+
+    def save_output(self, file: BinaryIO, *args: str) -> None:
+        """Run ``docker ARGS`` writing its output (an archive) to ``file``."""
+
+        def write(data: bytes) -> None:
+            file.write(data)
+
+        self.run(*args, stdout=write)
+
+    def stream(self, ui: Ui, *args: str, ctx: Context | None = None) -> str:
+        """Run ``docker ARGS`` showing its output line by line; return the output."""
+        lines: list[str] = []
+
+        def show(line: str) -> None:
+            lines.append(line)
+            ui.message(line)
+
+        writer = LineWriter(show)
+        self.run(*args, stdout=writer.write, ctx=ctx)
+        writer.flush()
+        return "\n".join(lines)
+
+    @contextmanager
+    def reading(self, *args: str, ctx: Context | None = None) -> Iterator[IO[bytes]]:
+        """Run ``docker ARGS`` and yield its standard output to read; when the block
+        ends, wait for it and raise :class:`DockerError` if it failed."""
+        ctx = ctx or self.ctx
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(
+                [self.docker, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env=self.environment(),
+                start_new_session=True,
+            )
+            assert proc.stdout is not None
+            try:
+                yield cast(IO[bytes], _Cancellable(proc.stdout, ctx))
+                proc.stdout.read()  # the rest (a tar stream's padding), so it can exit
+                status = proc.wait()
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                proc.stdout.close()
+            if status != 0:
+                err.seek(0)
+                raise DockerError(_failure(args, status, err.read()))
+
+    # -- images ------------------------------------------------------------------------
+
+    def inspect_image(self, image: str) -> dict[str, Any] | None:
+        """The engine's record of ``image``, or None when it has no such image."""
+        try:
+            out = self.run("image", "inspect", "--format", "{{json .}}", image)
+        except DockerError as exc:
+            if "no such image" in str(exc).lower():
+                return None
+            raise
+        record: dict[str, Any] = json.loads(out)
+        return record
+
+    def pull(self, ui: Ui, image: str, platform: str = "") -> None:
+        self.stream(ui, "pull", *(["--platform", platform] if platform else []), image)
+
+    def remove_image(self, image: str, ctx: Context | None = None) -> None:
+        self.run("rmi", image, ctx=ctx)
+
+    # -- containers --------------------------------------------------------------------
+
+    def labelled_containers(self, label: str, value: str) -> list[str]:
+        out = self.run("ps", "-a", "-q", "--no-trunc", "--filter", f"label={label}={value}")
+        return out.split()
+
+    def remove_container(self, container: str, ctx: Context | None = None) -> None:
+        """Remove the container (killing it) and its anonymous volumes."""
+        self.run("rm", "--force", "--volumes", container, ctx=ctx)
+
+    # -- registries --------------------------------------------------------------------
+
+    def login(self, server: str, username: str, password: str) -> None:
+        """Log in to ``server`` in a private ``DOCKER_CONFIG`` that lives until
+        :meth:`logout`, so the user's own logins are neither used nor overwritten."""
+        if self.config_dir is None:
+            # the private config has no contexts: keep talking to the engine the
+            # user's current context names
+            self.endpoint = self._context_endpoint()
+            self.config_dir = tempfile.mkdtemp(prefix="kiln-docker-config-")
+        args = ["login", "--username", username, "--password-stdin"]
+        self.run(*args, *([server] if server else []), stdin=io.BytesIO(password.encode()))
+
+    def logout(self) -> None:
+        """Forget the login: the private config folder goes, credentials and all."""
+        if self.config_dir is not None:
+            shutil.rmtree(self.config_dir, ignore_errors=True)
+            self.config_dir = None
+
+    def _context_endpoint(self) -> str:
+        """The engine address of the CLI's current context; empty when DOCKER_HOST
+        decides or the context is the default one."""
+        if os.environ.get("DOCKER_HOST"):
+            return ""
+        if self.run("context", "show") == "default":
+            return ""
+        return self.run("context", "inspect", "--format", "{{.Endpoints.docker.Host}}")
+
+
+def _failure(args: Sequence[str], status: int, err: bytes | bytearray) -> str:
+    text = bytes(err).decode("utf-8", "replace").strip()
+    command = " ".join(["docker", *args[:2]])
+    return f"{command} failed (exit status {status}): {text or 'no error output'}"
+
+
+class _Cancellable:
+    """A pipe to read from that raises Cancelled once the context is."""
+
+    def __init__(self, stream: IO[bytes], ctx: Context | None) -> None:
+        self.stream, self.ctx = stream, ctx
+
+    def read(self, size: int = -1) -> bytes:
+        if self.ctx is not None:
+            self.ctx.check()
+        return self.stream.read(size)

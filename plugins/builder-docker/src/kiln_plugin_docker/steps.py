@@ -1,0 +1,282 @@
+"""The docker builder's steps, in the order they run. Each cleanup undoes what its step
+made, whether the build succeeded, failed or was cancelled."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import tempfile
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from kiln.sdk import (
+    Action,
+    BuildError,
+    Cancelled,
+    Context,
+    StateBag,
+    Step,
+    StepConnect,
+    atomic_file,
+    interpolate,
+)
+from kiln_plugin_docker.communicator import DockerCommunicator
+from kiln_plugin_docker.driver import RUN_LABEL, DockerError, Driver
+
+if TYPE_CHECKING:
+    from kiln_plugin_docker.builder import DockerConfig
+
+#: labels the build container carries: the run's id (to find leftovers of a killed run)
+#: and one of its own (to find it when docker run was interrupted before saying its id)
+CONTAINER_LABEL = "io.kiln.container"
+
+
+class StepTempDir(Step):
+    """A private folder on this host, mounted in the container at ``container_dir``."""
+
+    def __init__(self) -> None:
+        self.path = ""
+
+    def run(self, state: StateBag) -> Action:
+        parent = os.environ.get("KILN_TMP_DIR") or os.environ.get("PACKER_TMP_DIR") or None
+        self.path = tempfile.mkdtemp(prefix="kiln-docker-", dir=parent)
+        state["temp_dir"] = self.path
+        return Action.CONTINUE
+
+    def cleanup(self, state: StateBag) -> None:
+        if self.path:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+class StepPull(Step):
+    """Pull the image (after logging in, when asked), then read its configuration."""
+
+    def __init__(self, config: DockerConfig, driver: Driver) -> None:
+        self.config, self.driver = config, driver
+
+    def run(self, state: StateBag) -> Action:
+        config, ui = self.config, state["ui"]
+        if config.pull:
+            ui.say(f"Pulling Docker image: {config.image}")
+            try:
+                if config.login:
+                    ui.message(f"Logging in to {config.login_server or 'Docker Hub'}...")
+                    self.driver.login(
+                        config.login_server, config.login_username, config.login_password
+                    )
+                self.driver.pull(ui, config.image, config.platform)
+            finally:
+                self.driver.logout()
+        image = self.driver.inspect_image(config.image)
+        if image is None:
+            raise BuildError(
+                f"The engine has no image {config.image}: pull it first, or set pull = true."
+            )
+        state["image"] = image
+        generated = state["generated_data"]
+        generated["SourceImageSha256"] = image.get("Id", "")
+        digests = image.get("RepoDigests") or []
+        generated["SourceImageDigest"] = digests[0] if digests else ""
+        return Action.CONTINUE
+
+
+def default_run_command(config: DockerConfig, image: dict[str, Any]) -> list[str]:
+    """``docker run`` arguments that keep the container alive on ``entrypoint`` and let
+    a commit restore the image's own CMD and ENTRYPOINT."""
+    if (image.get("Config") or {}).get("Entrypoint"):
+        return ["-d", "-i", "-t", f"--entrypoint={config.entrypoint}", "--", "{{.Image}}"]
+    return ["-d", "-i", "-t", "--entrypoint=", "--", "{{.Image}}", config.entrypoint]
+
+
+class StepRun(Step):
+    """Start the build container. It is removed, with its anonymous volumes, on every
+    path; it carries labels so that it is found even when ``docker run`` was stopped
+    before it said the container's id."""
+
+    def __init__(self, config: DockerConfig, driver: Driver, ctx: Context) -> None:
+        self.config, self.driver, self.ctx = config, driver, ctx
+        self.label = uuid.uuid4().hex
+        self.started = False
+
+    def arguments(self, state: StateBag) -> list[str]:
+        config = self.config
+        args = [
+            "run",
+            "--label",
+            f"{RUN_LABEL}={self.ctx.run_uuid}",
+            "--label",
+            f"{CONTAINER_LABEL}={self.label}",
+            "--volume",
+            f"{state['temp_dir']}:{config.container_dir}",
+        ]
+        for host, guest in config.volumes.items():
+            args += ["--volume", f"{os.path.expanduser(host)}:{guest}"]
+        for flag, values in (
+            ("--device", config.device),
+            ("--cap-add", config.cap_add),
+            ("--cap-drop", config.cap_drop),
+            ("--tmpfs", config.tmpfs),
+        ):
+            for value in values:
+                args += [flag, value]
+        if config.privileged:
+            args.append("--privileged")
+        if config.runtime:
+            args += ["--runtime", config.runtime]
+        if config.platform:
+            args += ["--platform", config.platform]
+        command = config.run_command
+        if command is None:
+            command = default_run_command(config, state["image"])
+        image = {"Image": config.image}
+        return args + [interpolate(part, image, option="run_command") for part in command]
+
+    def run(self, state: StateBag) -> Action:
+        ui = state["ui"]
+        args = self.arguments(state)
+        ui.say("Starting docker container...")
+        ui.message("Run command: " + shlex.join(["docker", *args]))
+        self.started = True
+        # not cancellable: stopping the CLI part-way could leave a container that
+        # appears after cleanup looked for it; the image is local, so this is quick
+        out = self.driver.run(*args, ctx=Context())
+        container = out.splitlines()[-1].strip() if out else ""
+        if not container:
+            raise BuildError("docker run did not say which container it started.")
+        state["container_id"] = container
+        state["instance_id"] = container
+        ui.message(f"Container ID: {container}")
+        self.ctx.check()
+        return Action.CONTINUE
+
+    def cleanup(self, state: StateBag) -> None:
+        if not self.started:
+            return
+        ui = state["ui"]
+        known = state.get("container_id")
+        try:
+            found = (
+                [known] if known else self.driver.labelled_containers(CONTAINER_LABEL, self.label)
+            )
+            for container in found:
+                ui.say(f"Killing the container: {container}")
+                self.driver.remove_container(container, ctx=Context())
+        except DockerError as exc:
+            raise BuildError(
+                f"{exc}\nThe build container (label {CONTAINER_LABEL}={self.label}) may "
+                "still exist: remove it with docker rm -f."
+            ) from None
+
+
+class StepConnectDocker(Step):
+    """Connect to the container: through docker exec/cp, over SSH to its address, or
+    not at all (``communicator = "none"``)."""
+
+    def __init__(self, config: DockerConfig, driver: Driver, ctx: Context) -> None:
+        self.config, self.driver, self.ctx = config, driver, ctx
+        self.ssh = StepConnect(config, self._address, ctx=ctx)
+
+    def run(self, state: StateBag) -> Action:
+        config = self.config
+        if config.communicator != "docker":
+            return self.ssh.run(state)
+        container = state["container_id"]
+        owner = ""
+        if config.fix_upload_owner:
+            owner = config.exec_user or self._container_user(state)
+        state["communicator"] = DockerCommunicator(
+            self.driver,
+            container,
+            user=config.exec_user,
+            owner=owner,
+            env=config.env,
+            ui=state["ui"],
+        )
+        return Action.CONTINUE
+
+    def _container_user(self, state: StateBag) -> str:
+        """The user the container runs as: the image's, unless a run_command chose."""
+        if self.config.run_command is None:
+            return str((state["image"].get("Config") or {}).get("User") or "")
+        return self.driver.run(
+            "container", "inspect", "--format", "{{.Config.User}}", state["container_id"]
+        )
+
+    def _address(self, state: StateBag) -> str:
+        address = self.driver.run(
+            "container",
+            "inspect",
+            "--format",
+            "{{.NetworkSettings.IPAddress}}",
+            state["container_id"],
+        )
+        if not address:
+            raise BuildError(
+                "The container has no IP address to connect to over SSH (is it on a "
+                'network?); use communicator = "docker".'
+            )
+        return address
+
+    def cleanup(self, state: StateBag) -> None:
+        self.ssh.cleanup(state)
+
+
+class StepCommit(Step):
+    """Commit the container to an image, with the base image's CMD and ENTRYPOINT
+    unless ``changes`` sets them. The image is removed again if the build fails or is
+    cancelled after this step."""
+
+    def __init__(self, config: DockerConfig, driver: Driver, ctx: Context) -> None:
+        self.config, self.driver, self.ctx = config, driver, ctx
+        self.image_id = ""
+
+    def changes(self, image: dict[str, Any]) -> list[str]:
+        given = {c.split(None, 1)[0].upper() for c in self.config.changes if c.strip()}
+        base = image.get("Config") or {}
+        defaults = [
+            f"{name} {json.dumps(base.get(key))}"
+            for name, key in (("ENTRYPOINT", "Entrypoint"), ("CMD", "Cmd"))
+            if name not in given and base.get(key)
+        ]
+        return defaults + list(self.config.changes)
+
+    def run(self, state: StateBag) -> Action:
+        config, ui = self.config, state["ui"]
+        args = ["commit"]
+        if config.author:
+            args += ["--author", config.author]
+        for change in self.changes(state["image"]):
+            args += ["--change", change]
+        if config.message:
+            args += ["--message", config.message]
+        ui.say("Committing the container")
+        # not cancellable: an interrupted commit could still make an image no one removes
+        self.image_id = self.driver.run(*args, state["container_id"], ctx=Context())
+        state["image_id"] = self.image_id
+        state["generated_data"]["ImageSha256"] = self.image_id
+        ui.message(f"Image ID: {self.image_id}")
+        if self.ctx.cancelled:
+            raise Cancelled("cancelled")
+        return Action.CONTINUE
+
+    def cleanup(self, state: StateBag) -> None:
+        if self.image_id and ("error" in state or state.get("cancelled")):
+            state["ui"].say(f"Removing the image: {self.image_id}")
+            self.driver.remove_image(self.image_id, ctx=Context())
+
+
+class StepExport(Step):
+    """Export the container's file system to ``export_path``; the file appears whole
+    or not at all."""
+
+    def __init__(self, config: DockerConfig, driver: Driver) -> None:
+        self.config, self.driver = config, driver
+
+    def run(self, state: StateBag) -> Action:
+        path = self.config.export_path
+        state["ui"].say(f"Exporting the container to {path}")
+        with atomic_file(path) as f:  # missing folders are created
+            self.driver.save_output(f, "export", state["container_id"])
+        return Action.CONTINUE
