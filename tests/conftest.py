@@ -17,8 +17,6 @@ import pytest
 from kiln.cli.main import main
 from kiln.ui.redact import clear_secrets
 
-pytest_plugins = ["tests.sshd", "tests.indexserver", "tests.dockerd"]
-
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # Parse-tree cache entries, downloads, installed plugins and the config file the tests
