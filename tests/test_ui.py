@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 
 from kiln.ui.redact import register_secret
 from kiln.ui.terminal import Output, human_duration
@@ -85,3 +87,29 @@ def test_durations_read_like_packers() -> None:
     assert human_duration(1.023) == "1 second 23 milliseconds"
     assert human_duration(63) == "1 minute 3 seconds"
     assert human_duration(0) == "0 seconds"
+
+
+def test_without_a_debug_log_errors_logged_by_kiln_print_nothing() -> None:
+    """A component's bug is reported in the build's summary; its traceback goes to the
+    debug log (KILN_LOG), never to a user who did not ask for it."""
+    code = (
+        "import logging\n"
+        "from kiln.ui.log import setup_logging\n"
+        "setup_logging({})\n"
+        "try:\n"
+        "    1 / 0\n"
+        "except ZeroDivisionError:\n"
+        "    logging.getLogger('kiln.engine').exception('build failed')\n"
+    )
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    logged = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code.replace("setup_logging({})", "setup_logging({'KILN_LOG': '1'})"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert "Traceback" in logged.stderr and "build failed" in logged.stderr

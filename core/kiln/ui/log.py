@@ -34,4 +34,6 @@ def setup_logging(env: Mapping[str, str] | None = None) -> None:
         logger.addHandler(handler)
     if handlers:
         logger.setLevel(logging.DEBUG)
+    else:  # without it, Python's last-resort handler prints errors (and tracebacks)
+        logger.addHandler(logging.NullHandler())
     logger._kiln_configured = True  # type: ignore[attr-defined]
