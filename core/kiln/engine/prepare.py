@@ -50,7 +50,7 @@ class PreparedBuild:
         return self.planned.name
 
     def scope(self, template: Template, generated: dict[str, Any] | None = None) -> Scope:
-        return planned_scope(template, self.planned, generated)
+        return planned_scope(template, self.planned, generated, type(self.builder).generated)
 
 
 def prepare_builds(
@@ -89,7 +89,7 @@ def prepare_builds(
             builder_type=source.type,
             template_dir=template.root,
         )
-        scope = planned_scope(template, planned)
+        scope = planned_scope(template, planned, builder_generated=spec.component.generated)
         body: Body | MergedBody = source.body
         if planned.source.overrides is not None:
             body = MergedBody(source.body, planned.source.overrides)
@@ -179,11 +179,20 @@ def _step(
 
 
 def planned_scope(
-    template: Template, planned: PlannedBuild, generated: dict[str, Any] | None = None
+    template: Template,
+    planned: PlannedBuild,
+    generated: dict[str, Any] | None = None,
+    builder_generated: tuple[str, ...] = (),
 ) -> Scope:
-    """What a component of ``planned`` sees; ``build.*`` unknown until ``generated``."""
+    """What a component of ``planned`` sees; ``build.*`` unknown until ``generated``
+    (``builder_generated`` names what the builder adds to the common keys)."""
     return build_scope(
-        template, planned.source.type, planned.source_name, planned.build.name, generated
+        template,
+        planned.source.type,
+        planned.source_name,
+        planned.build.name,
+        generated,
+        builder_generated,
     )
 
 
