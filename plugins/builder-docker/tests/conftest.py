@@ -58,3 +58,13 @@ def docker_build(docker_engine: DockerEngine) -> Build:
         )
 
     return run
+
+
+@pytest.fixture
+def kiln_validate(docker_engine: DockerEngine) -> Build:
+    """``kiln validate FOLDER``."""
+
+    def run(folder: Path) -> subprocess.CompletedProcess[str]:
+        return run_kiln("validate", str(folder), cwd=folder)
+
+    return run

@@ -117,7 +117,7 @@ class DockerConfig(CommunicatorConfig, LoginConfig):
     message: str = option("", doc="The commit message.")
     run_command: list[str] | None = option(
         None,
-        doc="The arguments after `docker run` (kiln adds the labels, volumes and the "
+        doc="The arguments after `docker run` (kiln adds the name, volumes and the "
         "options below before them). `{{.Image}}` is the image. Without it kiln runs "
         "`-d -i -t --entrypoint=/bin/sh -- {{.Image}}` for an image with an ENTRYPOINT and "
         "`-d -i -t --entrypoint= -- {{.Image}} /bin/sh` for one without, so that a commit "
@@ -176,9 +176,9 @@ class DockerBuilder(Builder):
 
     The steps, each undone on every path (success, failure, Ctrl-C): a temporary folder
     (mounted at `container_dir`), the pull (with an optional registry login that lives
-    only for this build), the container (labelled `io.kiln.run` with the run's id, and
-    removed with its anonymous volumes), the connection, the provisioners, then the
-    commit, export or nothing.
+    only for this build), the container (named `kiln-` and the run's id, and removed
+    with its anonymous volumes), the connection, the provisioners, then the commit,
+    export or nothing.
 
     A committed image keeps the base image's CMD and ENTRYPOINT unless `changes` sets
     them. The docker communicator runs commands with `docker exec` and moves files as

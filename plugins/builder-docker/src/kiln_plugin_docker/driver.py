@@ -20,11 +20,6 @@ from typing import IO, Any, BinaryIO, cast
 
 from kiln.sdk import BuildError, Context, LineWriter, Ui, run_process
 
-#: the label every container kiln starts carries, with the run's UUID
-RUN_LABEL = "io.kiln.run"
-#: and the build's name
-BUILD_LABEL = "io.kiln.build"
-
 
 class DockerError(BuildError):
     """A docker command failed; the message quotes what docker said."""
@@ -172,10 +167,6 @@ class Driver:
         self.run("rmi", image, ctx=ctx)
 
     # -- containers --------------------------------------------------------------------
-
-    def labelled_containers(self, label: str, value: str) -> list[str]:
-        out = self.run("ps", "-a", "-q", "--no-trunc", "--filter", f"label={label}={value}")
-        return out.split()
 
     def remove_container(self, container: str, ctx: Context | None = None) -> None:
         """Remove the container (killing it) and its anonymous volumes."""

@@ -23,14 +23,10 @@ from kiln.sdk import (
     interpolate,
 )
 from kiln_plugin_docker.communicator import DockerCommunicator
-from kiln_plugin_docker.driver import RUN_LABEL, DockerError, Driver
+from kiln_plugin_docker.driver import DockerError, Driver
 
 if TYPE_CHECKING:
     from kiln_plugin_docker.builder import DockerConfig
-
-#: labels the build container carries: the run's id (to find leftovers of a killed run)
-#: and one of its own (to find it when docker run was interrupted before saying its id)
-CONTAINER_LABEL = "io.kiln.container"
 
 
 class StepTempDir(Step):
@@ -92,25 +88,22 @@ def default_run_command(config: DockerConfig, image: dict[str, Any]) -> list[str
 
 class StepRun(Step):
     """Start the build container. It is removed, with its anonymous volumes, on every
-    path; it carries labels so that it is found even when ``docker run`` was stopped
-    before it said the container's id."""
+    path. It gets a name (``kiln-`` and the run's id), so that it is found even when
+    ``docker run`` failed before it said the container's id; labels would do as well,
+    but a commit would copy them into the image."""
 
     def __init__(self, config: DockerConfig, driver: Driver, ctx: Context) -> None:
         self.config, self.driver, self.ctx = config, driver, ctx
-        self.label = uuid.uuid4().hex
+        run = (ctx.run_uuid or "").split("-")[0] or "run"
+        self.container_name = (
+            _given_name(config.run_command) or f"kiln-{run}-{uuid.uuid4().hex[:12]}"
+        )
         self.started = False
 
     def arguments(self, state: StateBag) -> list[str]:
         config = self.config
-        args = [
-            "run",
-            "--label",
-            f"{RUN_LABEL}={self.ctx.run_uuid}",
-            "--label",
-            f"{CONTAINER_LABEL}={self.label}",
-            "--volume",
-            f"{state['temp_dir']}:{config.container_dir}",
-        ]
+        args = ["run", "--name", self.container_name]
+        args += ["--volume", f"{state['temp_dir']}:{config.container_dir}"]
         for host, guest in config.volumes.items():
             args += ["--volume", f"{os.path.expanduser(host)}:{guest}"]
         for flag, values in (
@@ -154,20 +147,31 @@ class StepRun(Step):
     def cleanup(self, state: StateBag) -> None:
         if not self.started:
             return
-        ui = state["ui"]
-        known = state.get("container_id")
+        container = state.get("container_id") or self.container_name
+        state["ui"].say(f"Killing the container: {container}")
         try:
-            found = (
-                [known] if known else self.driver.labelled_containers(CONTAINER_LABEL, self.label)
-            )
-            for container in found:
-                ui.say(f"Killing the container: {container}")
-                self.driver.remove_container(container, ctx=Context())
+            self.driver.remove_container(container, ctx=Context())
         except DockerError as exc:
+            if "no such container" in str(exc).lower():
+                return  # docker run failed before it made one
             raise BuildError(
-                f"{exc}\nThe build container (label {CONTAINER_LABEL}={self.label}) may "
-                "still exist: remove it with docker rm -f."
+                f"{exc}\nThe build container {self.container_name} may still exist: remove it "
+                f"with docker rm -f {self.container_name}."
             ) from None
+
+
+def _given_name(run_command: list[str] | None) -> str:
+    """The container name a ``run_command`` sets with ``--name`` (the last one wins)."""
+    name = ""
+    args = iter(run_command or [])
+    for arg in args:
+        if arg == "--":
+            break
+        if arg == "--name":
+            name = next(args, "")
+        elif arg.startswith("--name="):
+            name = arg.removeprefix("--name=")
+    return name
 
 
 class StepConnectDocker(Step):
