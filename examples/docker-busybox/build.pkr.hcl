@@ -6,10 +6,11 @@ locals {
 
 source "docker" "busybox" {
   image  = var.base_image
+  pull   = false # made locally (scripts/make-busybox-image): nothing to pull
   commit = true
   changes = [
     "LABEL org.example.built=${local.build_date}",
-    "ENTRYPOINT [\"/bin/sh\", \"-c\"]",
+    "WORKDIR /etc/kiln",
   ]
 }
 
@@ -33,6 +34,14 @@ build {
     post-processor "docker-tag" {
       repository = var.repository
       tags       = local.all_tags
+    }
+    post-processor "manifest" {
+      output     = "${path.root}/output/manifest.json"
+      strip_path = true
+      custom_data = {
+        repository = var.repository
+        source     = source.name
+      }
     }
   }
 }
