@@ -17,15 +17,10 @@ from kiln.builtin.provisioners.shell_local import ShellLocal
 from kiln.sdk import BuilderSpec, PostProcessorSpec, ProvisionerSpec, hookimpl
 
 
-def _summary(component: type) -> str:
-    """The first line of the component's docstring (``kiln plugins installed``)."""
-    return (component.__doc__ or "").strip().splitlines()[0]
-
-
 @hookimpl
 def kiln_builders() -> Iterator[BuilderSpec]:
     for name, component in (("null", NullBuilder), ("file", FileBuilder)):
-        yield BuilderSpec(name, component, _summary(component))
+        yield BuilderSpec(name, component)
 
 
 @hookimpl
@@ -36,7 +31,7 @@ def kiln_provisioners() -> Iterator[ProvisionerSpec]:
         ("shell-local", ShellLocal),
         ("breakpoint", Breakpoint),
     ):
-        yield ProvisionerSpec(name, component, _summary(component))
+        yield ProvisionerSpec(name, component)
 
 
 @hookimpl
@@ -47,4 +42,4 @@ def kiln_post_processors() -> Iterator[PostProcessorSpec]:
         ("compress", Compress),
         ("artifice", Artifice),
     ):
-        yield PostProcessorSpec(name, component, _summary(component))
+        yield PostProcessorSpec(name, component)

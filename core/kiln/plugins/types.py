@@ -14,9 +14,16 @@ class ComponentSpec:
     #: the type name used in templates: ``source "NAME" ...``, ``provisioner "NAME"``
     name: str
     component: type[Component]
+    #: one line for ``kiln plugins installed``; default: the first line of the
+    #: component's docstring
     summary: str = ""
 
     kind: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        if not self.summary:
+            lines = (self.component.__doc__ or "").strip().splitlines()
+            object.__setattr__(self, "summary", lines[0] if lines else "")
 
 
 @dataclass(frozen=True)

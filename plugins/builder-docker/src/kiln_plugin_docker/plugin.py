@@ -9,13 +9,9 @@ from kiln_plugin_docker.builder import DockerBuilder
 from kiln_plugin_docker.post_processors import DockerImport, DockerPush, DockerSave, DockerTag
 
 
-def _summary(component: type) -> str:
-    return (component.__doc__ or "").strip().splitlines()[0]
-
-
 @hookimpl
 def kiln_builders() -> Iterator[BuilderSpec]:
-    yield BuilderSpec("docker", DockerBuilder, _summary(DockerBuilder))
+    yield BuilderSpec("docker", DockerBuilder)
 
 
 @hookimpl
@@ -26,4 +22,4 @@ def kiln_post_processors() -> Iterator[PostProcessorSpec]:
         ("docker-push", DockerPush),
         ("docker-save", DockerSave),
     ):
-        yield PostProcessorSpec(name, component, _summary(component))
+        yield PostProcessorSpec(name, component)

@@ -10,5 +10,4 @@ from kiln_plugin_manifest.post_processor import Manifest
 
 @hookimpl
 def kiln_post_processors() -> Iterator[PostProcessorSpec]:
-    summary = (Manifest.__doc__ or "").strip().splitlines()[0]
-    yield PostProcessorSpec("manifest", Manifest, summary)
+    yield PostProcessorSpec("manifest", Manifest)
