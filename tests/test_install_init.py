@@ -482,7 +482,8 @@ def test_plugins_install_installed_required_and_remove(env: Env) -> None:
     assert env.installed() == [(GREETING, "1.0.0"), (GREETING, "1.1.0")]
     listing = env.ok("plugins", "installed").stdout
     assert f"{GREETING} 1.1.0 " in listing
-    assert "builder         greeting     kiln-plugin-acme-greeting  1.1.0" in listing
+    rows = [line.split() for line in listing.splitlines()]
+    assert ["builder", "greeting", "kiln-plugin-acme-greeting", "1.1.0"] in rows
 
     # Installed without a lock: a template without a lock entry uses the newest that fits.
     (env.template / "t.pkr.hcl").write_text(
