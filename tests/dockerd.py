@@ -6,13 +6,15 @@ meets another engine on the machine. Nothing is pulled from the internet: images
 locally (``busybox_image``, ``busybox_entrypoint_image``, ``scripts/make-busybox-image``).
 ``docker_registry`` is Debian's docker-registry on a free 127.0.0.1 port; the engine
 treats 127.0.0.0/8 registries as insecure, so push and pull need no TLS.
-:func:`running_dockerd` and :func:`running_registry` are the same as context managers,
-for code outside pytest.
+``docker_auth_registry`` is another that wants a login (htpasswd, one user).
+:func:`running_dockerd`, :func:`running_registry` and :func:`running_auth_registry` are
+the same as context managers, for code outside pytest.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import bcrypt
 import pytest
 
 from tests.sshd import free_port, stop_process
@@ -227,3 +230,87 @@ def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A registry on loopback for the whole test session: its address ``127.0.0.1:PORT``."""
     with running_registry(tmp_path_factory.mktemp("registry")) as address:
         yield address
+
+
+@dataclass(frozen=True)
+class AuthRegistry:
+    """A running registry that wants a login: ``address`` is ``127.0.0.1:PORT``, and
+    ``username`` with ``password`` the one account that may push and pull."""
+
+    address: str
+    username: str
+    password: str
+
+
+def _wait_for_auth_registry(
+    address: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 15
+) -> None:
+    """Wait until the registry answers, asking for basic auth (401 on ``/v2/``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"docker-registry exited with {proc.returncode}: {log.read_text()}")
+        try:
+            urllib.request.urlopen(f"http://{address}/v2/", timeout=1).close()
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401 and "basic" in exc.headers.get("WWW-Authenticate", "").lower():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(
+        f"docker-registry did not ask for a login on {address} within {timeout:g} s: "
+        f"{log.read_text()}"
+    )
+
+
+@contextmanager
+def running_auth_registry(
+    workdir: Path, username: str = "kiln", password: str | None = None
+) -> Iterator[AuthRegistry]:
+    """Run a registry on a free 127.0.0.1 port (no TLS: the engine treats loopback
+    registries as insecure) that lets only ``username`` with ``password`` (default: a
+    fresh random one) push and pull, until the block ends."""
+    if not os.path.exists(DOCKER_REGISTRY):
+        raise RuntimeError("docker-registry is not installed: run scripts/bootstrap test")
+    password = password or secrets.token_hex(16)
+    address = f"127.0.0.1:{free_port()}"
+    htpasswd = workdir / "htpasswd"
+    # the registry checks the hash on every request: the lowest cost keeps pushes fast
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    htpasswd.write_text(f"{username}:{hashed}\n")
+    config = workdir / "registry.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n"
+        "  level: error\n"
+        "storage:\n"
+        "  filesystem:\n"
+        f"    rootdirectory: {workdir / 'storage'}\n"
+        "http:\n"
+        f"  addr: {address}\n"
+        "auth:\n"
+        "  htpasswd:\n"
+        "    realm: kiln-test\n"
+        f"    path: {htpasswd}\n"
+    )
+    log = workdir / "registry.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [DOCKER_REGISTRY, "serve", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_auth_registry(address, proc, log)
+        yield AuthRegistry(address, username, password)
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def docker_auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRegistry]:
+    """A registry on loopback that wants a login (htpasswd), for the whole test session."""
+    with running_auth_registry(tmp_path_factory.mktemp("auth-registry")) as registry:
+        yield registry
