@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import statistics
@@ -116,25 +117,44 @@ def run_checked(
     return proc
 
 
+def median_times(
+    works: Sequence[Callable[[], object]],
+    options: Options,
+    reset: Callable[[], None] | None = None,
+) -> list[float]:
+    """Median seconds of each of ``works`` over ``options.repetitions`` runs.
+
+    They take turns (a, b, a, b, ...) after ``options.warmup`` rounds, so a change in
+    the machine's load affects them alike. ``reset`` runs untimed before every run,
+    warm-up runs included, so that no run pays for the one before.
+    """
+    samples: list[list[float]] = [[] for _ in works]
+    for round_ in range(options.warmup + max(1, options.repetitions)):
+        for work, times in zip(works, samples, strict=True):
+            if reset is not None:
+                reset()
+            start = time.perf_counter()
+            work()
+            if round_ >= options.warmup:
+                times.append(time.perf_counter() - start)
+    return [statistics.median(times) for times in samples]
+
+
 def median_wall_times(
-    commands: Sequence[Sequence[str]], options: Options, cwd: Path | None = None
+    commands: Sequence[Sequence[str]],
+    options: Options,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    reset: Callable[[], None] | None = None,
 ) -> list[float]:
     """Median wall time of each command over ``options.repetitions`` runs.
 
-    The commands take turns (a, b, a, b, ...) after ``options.warmup`` rounds, so a
-    change in the machine's load affects them alike. Every run must succeed: timing a
+    The commands take turns after ``options.warmup`` rounds, with ``reset`` untimed
+    before each run (see :func:`median_times`). Every run must succeed: timing a
     command that fails early would flatter it.
     """
-    for _ in range(options.warmup):
-        for argv in commands:
-            run_checked(argv, cwd)
-    times: list[list[float]] = [[] for _ in commands]
-    for _ in range(max(1, options.repetitions)):
-        for argv, samples in zip(commands, times, strict=True):
-            start = time.perf_counter()
-            run_checked(argv, cwd)
-            samples.append(time.perf_counter() - start)
-    return [statistics.median(samples) for samples in times]
+    works = [functools.partial(run_checked, argv, cwd, env) for argv in commands]
+    return median_times(works, options, reset)
 
 
 def tool_versions() -> list[str]:
