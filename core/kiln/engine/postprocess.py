@@ -35,7 +35,9 @@ def run_chains(
             assert isinstance(block, PostProcessor)
             label = f"{block.name} (type {block.type})" if block.name else block.type
             ui.say(f"Running post-processor: {label}")
-            config = decoded(step, build, template, generated)
+            # what the builder and the earlier steps of the chain recorded (a digest...)
+            known = {**generated, **prior.state.get("generated_data", {})}
+            config = decoded(step, build, template, known)
             pp = step.spec.component(build.ctx)
             raise_errors(configure(pp, config))
             result, keep, force = pp.post_process(ui.prefixed(block.type), prior)  # type: ignore[attr-defined]

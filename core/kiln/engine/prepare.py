@@ -41,6 +41,8 @@ class PreparedBuild:
     planned: PlannedBuild
     builder: Builder
     ctx: Context
+    #: the build.* names its builder and post-processors add to the common ones
+    generated: tuple[str, ...] = ()
     provisioners: list[PreparedStep] = field(default_factory=list)
     error_cleanup: PreparedStep | None = None
     chains: list[list[PreparedStep]] = field(default_factory=list)
@@ -50,7 +52,7 @@ class PreparedBuild:
         return self.planned.name
 
     def scope(self, template: Template, generated: dict[str, Any] | None = None) -> Scope:
-        return planned_scope(template, self.planned, generated, type(self.builder).generated)
+        return planned_scope(template, self.planned, generated, self.generated)
 
 
 def prepare_builds(
@@ -89,7 +91,8 @@ def prepare_builds(
             builder_type=source.type,
             template_dir=template.root,
         )
-        scope = planned_scope(template, planned, builder_generated=spec.component.generated)
+        names = spec.component.generated + _chain_generated(planned, pm, except_)
+        scope = planned_scope(template, planned, builder_generated=names)
         body: Body | MergedBody = source.body
         if planned.source.overrides is not None:
             body = MergedBody(source.body, planned.source.overrides)
@@ -101,7 +104,7 @@ def prepare_builds(
         if config is not None:
             add(configure(builder, config))
 
-        prepared = PreparedBuild(planned, builder, ctx)
+        prepared = PreparedBuild(planned, builder, ctx, names)
         for prov in planned.provisioners():
             if step := _step(template, pm, planned, prov, scope, add):
                 prepared.provisioners.append(step)
@@ -113,6 +116,20 @@ def prepare_builds(
             prepared.chains.append([s for s in steps if s is not None])
         builds.append(prepared)
     return builds, diags
+
+
+def _chain_generated(
+    planned: PlannedBuild, pm: PluginManager, except_: Sequence[str]
+) -> tuple[str, ...]:
+    """The build.* names the post-processors of ``planned`` record for later ones."""
+    known = pm.post_processors()
+    return tuple(
+        name
+        for chain in planned.post_processor_chains(except_)
+        for block in chain
+        if (spec := known.get(block.type)) is not None
+        for name in spec.component.generated
+    )
 
 
 def configure(component: Component, config: Config) -> list[Diagnostic]:

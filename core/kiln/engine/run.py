@@ -83,9 +83,7 @@ class Runner:
             build.ctx.check()
             artifact = build.builder.run(ui, hook)
             if artifact is not None:
-                # what the builder learned after provisioning (an image's id...) too
-                generated = {**hook.generated, **artifact.state.get("generated_data", {})}
-                result.artifacts = run_chains(self.template, build, ui, artifact, generated)
+                result.artifacts = run_chains(self.template, build, ui, artifact, hook.generated)
         except Cancelled:
             result.cancelled = True
             result.error = "Build was cancelled."

@@ -110,7 +110,9 @@ class Hook(ABC):
 
 
 class Builder(Component, ABC):
-    #: names of builder-specific values it adds to ``build.*`` (``build.ImageSha256``...)
+    #: names of builder-specific values it adds to ``build.*`` (``build.ImageSha256``...):
+    #: to the state's ``generated_data`` for provisioners, and to its artifact's
+    #: ``state["generated_data"]`` for post-processors
     generated: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
@@ -126,6 +128,10 @@ class Provisioner(Component, ABC):
 
 
 class PostProcessor(Component, ABC):
+    #: names of values it records in its artifact's ``state["generated_data"]``, which
+    #: the later post-processors of its chain see as ``build.*`` (docker-push's ``Digest``)
+    generated: ClassVar[tuple[str, ...]] = ()
+
     @abstractmethod
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact, bool, bool]:
         """Return (new artifact, keep the input artifact, force that choice over the
