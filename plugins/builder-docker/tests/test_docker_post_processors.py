@@ -265,15 +265,19 @@ def test_docker_push_records_the_digest_the_registry_serves(
             image  = "{{{{.ImageSha256}}}}"
           }}
         }}
+        post-processor "shell-local" {{
+          inline = ["echo hcl-digest=${{build.Digest}}"]
+        }}
     """
     write(folder, "build.pkr.hcl", commit_build(post_processors), IMAGE=busybox_image)
-    ok(engine.build(folder))
+    out = ok(engine.build(folder)).stdout
     engine.forget(f"{repo}:d")
 
     served = manifest_digest(docker_registry, f"kiln/{name}", "d")
     assert served.startswith("sha256:")
     custom = json.loads((folder / "manifest.json").read_text())["builds"][0]["custom_data"]
     assert custom == {"digest": served, "image": engine.inspect(f"{repo}:d", "{{.Id}}")}
+    assert f"hcl-digest={served}" in out  # and HCL templates as build.Digest
     assert engine.inspect(f"{repo}:d", "{{index .RepoDigests 0}}") == f"{repo}@{served}"
 
 
@@ -659,7 +663,8 @@ def test_a_wrong_password_fails_the_login_clearly_and_leaves_nothing(
     output = failed(proc)
 
     assert "Build 'docker.commit' errored" in proc.stderr
-    assert "docker login" in proc.stderr
+    registry = docker_auth_registry
+    assert f"Login to {registry.address} as {registry.username} failed" in proc.stderr
     assert "401 Unauthorized" in proc.stderr
     assert wrong not in output
     assert engine.engine.containers() == containers

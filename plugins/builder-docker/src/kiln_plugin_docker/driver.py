@@ -183,7 +183,13 @@ class Driver:
             self.endpoint = self._context_endpoint()
             self.config_dir = tempfile.mkdtemp(prefix="kiln-docker-config-")
         args = ["login", "--username", username, "--password-stdin"]
-        self.run(*args, *([server] if server else []), stdin=io.BytesIO(password.encode()))
+        try:
+            self.run(*args, *([server] if server else []), stdin=io.BytesIO(password.encode()))
+        except DockerError as exc:
+            detail = str(exc).split(": ", 1)[-1]
+            raise DockerError(
+                f"Login to {server or 'Docker Hub'} as {username} failed: {detail}"
+            ) from None
 
     def logout(self) -> None:
         """Forget the login: the private config folder goes, credentials and all."""

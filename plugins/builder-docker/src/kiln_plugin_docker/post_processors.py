@@ -119,7 +119,8 @@ class TagConfig(Config):
         default_factory=list, doc="The tags to give the image (empty: `latest`)."
     )
     tag: list[str] = option(
-        default_factory=list, doc="The same as `tags`, under Packer 1.6's name (deprecated)."
+        default_factory=list,
+        doc="More tags, under Packer 1.6's name (deprecated): they are added to `tags`.",
     )
     force: bool = option(
         False, doc="Accepted for Packer compatibility: docker tag always moves a tag now."
@@ -137,8 +138,6 @@ class DockerTag(PostProcessor):
         assert isinstance(config, TagConfig)
         if not config.repository:
             raise ConfigError("repository must be set.", option="repository")
-        if config.tag and config.tags:
-            raise ConfigError("Set tags, or the deprecated tag, not both.", option="tag")
         if config.tag:
             return ['The "tag" option has been replaced with "tags"; use that name.']
         return []
@@ -146,7 +145,7 @@ class DockerTag(PostProcessor):
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact, bool, bool]:
         _images("docker-tag", artifact)
         config = self.config
-        tags = config.tags or config.tag
+        tags = [*config.tags, *config.tag]  # both, as Packer does
         references = [f"{config.repository}:{tag}" for tag in tags] or [config.repository]
         driver = Driver(config.docker_path, self.ctx)
         ui.say(f"Tagging image: {artifact.id}")
@@ -167,6 +166,7 @@ class DockerPush(PostProcessor):
 
     config_class = PushConfig
     config: PushConfig
+    generated = ("Digest",)
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, PushConfig)
