@@ -294,3 +294,19 @@ def test_download_dir_trailing_slash_rule(
 def test_download_dir_of_a_pattern_is_refused(comm: DockerCommunicator, tmp_path: Path) -> None:
     with pytest.raises(CommunicatorError, match="not patterns"):
         comm.download_dir("/etc/*.conf", str(tmp_path))
+
+
+def test_a_whole_file_on_disk_lands_the_same_however_it_moves(
+    engine_env: DockerEngine, comm: DockerCommunicator, container: str, tmp_path: Path
+) -> None:
+    # docker cp reads a whole file of root's itself; into a missing folder, or from a
+    # position, the tar stream goes: the result is the same
+    path = tmp_path / "tool.sh"
+    path.write_bytes(b"#!/bin/sh\necho tool\n")
+    path.chmod(0o750)
+    in_container(engine_env, container, "mkdir -p /opt/bin")
+    for dst in ("/opt/bin/tool.sh", "/opt/missing/folder/tool.sh"):
+        with open(path, "rb") as f:
+            comm.upload(dst, f, mode=0o750)
+        shown = in_container(engine_env, container, f"stat -c '%a %u %g' {dst} && {dst}")
+        assert shown.split() == ["750", "0", "0", "tool"]
