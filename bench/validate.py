@@ -76,7 +76,7 @@ def _legacy_file_template(_: Path) -> Iterator[Path]:
 
 def legacy_json(options: Options) -> list[Row]:
     row = _compare("validate json legacy", Path("template.json"), options, _legacy_file_template)
-    row.notes.append("a file-builder template: examples/legacy needs the docker plugin")
+    row.notes.append("a file-builder template, so that the row needs no plugin installed")
     return [row]
 
 
