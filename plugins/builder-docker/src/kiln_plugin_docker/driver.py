@@ -28,9 +28,9 @@ class DockerError(BuildError):
 class Driver:
     """Runs ``docker`` commands against the engine the environment names.
 
-    ``config_dir`` is a private ``DOCKER_CONFIG`` folder for commands that need a
-    registry login (see :meth:`login`); ``extra_env`` adds variables to the CLI's
-    environment (values for ``-e NAME``).
+    ``config_dir`` is a private ``DOCKER_CONFIG`` folder while a registry login lives
+    (see :meth:`login`); a call's ``env`` adds variables to the CLI's environment
+    (values for ``-e NAME``). Calls are cancelled with ``ctx`` unless given their own.
     """
 
     def __init__(self, docker: str = "docker", ctx: Context | None = None) -> None:
