@@ -1,0 +1,216 @@
+"""AWS sessions and EC2 clients from the access options; waiting for resources.
+
+boto3 is imported here, and this module only when a build or a data source runs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import botocore.parsers
+import botocore.session
+
+from kiln.sdk import BuildError, Cancelled, Context
+from kiln.sdk.config import format_duration
+from kiln_plugin_amazon.config import AccessConfig
+
+#: tags kiln puts on every temporary resource, so that leftovers of a killed run can
+#: be found: the run's id and the build's name
+RUN_TAG = "kiln_run_uuid"
+BUILD_TAG = "kiln_build"
+
+ClientError = botocore.exceptions.ClientError
+#: everything a failed AWS call raises: an error answer, a transport failure, or an
+#: answer that cannot be read (an endpoint that does not implement the call)
+AWS_ERRORS = (ClientError, botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError)
+
+
+class AWS:
+    """The clients of one build: an EC2 client per region, with the access options."""
+
+    def __init__(self, config: AccessConfig, ctx: Context) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.region = config.region or _environment_region()
+        if not self.region:
+            raise BuildError(
+                "No region: set region in the template, or AWS_REGION in the environment."
+            )
+        self.session = self._session()
+        self._clients: dict[str, Any] = {}
+
+    def _session(self) -> boto3.Session:
+        config = self.config
+        core = botocore.session.Session(profile=config.profile or None)
+        if config.shared_credentials_file:
+            path = os.path.expanduser(config.shared_credentials_file)
+            core.set_config_variable("credentials_file", path)
+        if config.skip_metadata_api_check:  # no instance or container role in the chain
+            resolver = core.get_component("credential_provider")
+            for name in ("iam-role", "container-role"):
+                resolver.remove(name)
+        session = boto3.Session(
+            aws_access_key_id=config.access_key or None,
+            aws_secret_access_key=config.secret_key or None,
+            aws_session_token=config.token or None,
+            region_name=self.region,
+            botocore_session=core,
+        )
+        if config.assume_role is not None:
+            session = self._assume(session)
+        return session
+
+    def _assume(self, session: boto3.Session) -> boto3.Session:
+        role = self.config.assume_role
+        assert role is not None
+        args: dict[str, Any] = {
+            "RoleArn": role.role_arn,
+            "RoleSessionName": role.session_name or f"kiln-{self.ctx.run_uuid or 'run'}",
+            "DurationSeconds": role.duration_seconds,
+        }
+        if role.external_id:
+            args["ExternalId"] = role.external_id
+        if role.policy:
+            args["Policy"] = role.policy
+        if role.policy_arns:
+            args["PolicyArns"] = [{"arn": arn} for arn in role.policy_arns]
+        if role.tags:
+            args["Tags"] = [{"Key": k, "Value": v} for k, v in role.tags.items()]
+        if role.transitive_tag_keys:
+            args["TransitiveTagKeys"] = role.transitive_tag_keys
+        try:
+            found = session.client("sts", config=self._botocore()).assume_role(**args)
+        except AWS_ERRORS as exc:
+            raise BuildError(f"Cannot assume role {role.role_arn}: {exc}") from None
+        credentials = found["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=self.region,
+        )
+
+    def _botocore(self) -> botocore.config.Config:
+        retries: dict[str, Any] = {"mode": "standard"}
+        if self.config.max_retries:
+            retries["total_max_attempts"] = self.config.max_retries + 1
+        return botocore.config.Config(retries=retries, user_agent_extra="kiln")
+
+    def ec2(self, region: str | None = None) -> Any:
+        """The EC2 client of ``region`` (the build's by default)."""
+        region = region or self.region
+        if region not in self._clients:
+            self._clients[region] = self.session.client(
+                "ec2",
+                region_name=region,
+                endpoint_url=self.config.custom_endpoint_ec2 or None,
+                config=self._botocore(),
+            )
+        return self._clients[region]
+
+    def check_credentials(self) -> None:
+        """Fail early, and clearly, when there are no credentials."""
+        if self.session.get_credentials() is None:
+            raise BuildError(
+                "No AWS credentials found: set access_key and secret_key, a profile, or "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment."
+            )
+        if self.config.skip_credential_validation or self.config.custom_endpoint_ec2:
+            return
+        try:
+            self.session.client("sts", config=self._botocore()).get_caller_identity()
+        except AWS_ERRORS as exc:
+            raise BuildError(f"The AWS credentials do not work: {exc}") from None
+
+
+def _environment_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def tag_specifications(kinds: tuple[str, ...], tags: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"ResourceType": kind, "Tags": tag_list(tags)} for kind in kinds if tags]
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+@dataclass(frozen=True)
+class Polling:
+    """How to wait: the first delay (later ones grow by half, up to 30 s) and the
+    number of checks."""
+
+    delay: float
+    attempts: int
+
+    @classmethod
+    def of(cls, config: AccessConfig, default_minutes: float) -> Polling:
+        polling = config.aws_polling
+        delay = float(
+            (polling.delay_seconds if polling else 0)
+            or os.environ.get("AWS_POLL_DELAY_SECONDS")
+            or 2
+        )
+        attempts = int(
+            (polling.max_attempts if polling else 0) or os.environ.get("AWS_MAX_ATTEMPTS") or 0
+        )
+        if not attempts:  # enough checks, backing off, for Packer's limit
+            attempts, waited, step = 1, 0.0, delay
+            while waited < default_minutes * 60:
+                waited += step
+                step = min(step * 1.5, max(30.0, delay))
+                attempts += 1
+        return cls(delay, attempts)
+
+
+def wait_until(
+    ctx: Context,
+    what: str,
+    ready: Callable[[], bool],
+    polling: Polling,
+) -> None:
+    """Check ``ready`` until it says so, sleeping in between (cancellable); fail
+    saying what did not become ready and how long kiln waited."""
+    started = time.monotonic()
+    delay = polling.delay
+    for attempt in range(polling.attempts):
+        if ready():
+            return
+        if attempt + 1 == polling.attempts:
+            break
+        ctx.sleep(delay)
+        delay = min(delay * 1.5, max(30.0, polling.delay))
+    waited = format_duration(round(time.monotonic() - started))
+    raise BuildError(
+        f"{what} did not become ready after {polling.attempts} checks over {waited}. Raise "
+        "aws_polling { max_attempts, delay_seconds } (or AWS_MAX_ATTEMPTS and "
+        "AWS_POLL_DELAY_SECONDS) to wait longer."
+    )
+
+
+__all__ = [
+    "AWS",
+    "AWS_ERRORS",
+    "BUILD_TAG",
+    "RUN_TAG",
+    "Cancelled",
+    "ClientError",
+    "Polling",
+    "error_code",
+    "tag_list",
+    "tag_specifications",
+    "wait_until",
+]

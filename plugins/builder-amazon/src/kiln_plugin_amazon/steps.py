@@ -1,0 +1,915 @@
+"""The amazon-ebs steps, in Packer's order. Every temporary resource is recorded in the
+state the moment AWS names it, before any waiting, and carries the run's tags
+(``kiln_run_uuid``, ``kiln_build``), so a cleanup, or a later search for what a killed
+run left, finds it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+import threading
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+from kiln.sdk import (
+    Action,
+    BuildError,
+    Context,
+    StateBag,
+    Step,
+    interpolate,
+)
+from kiln_plugin_amazon.access import (
+    AWS,
+    AWS_ERRORS,
+    BUILD_TAG,
+    RUN_TAG,
+    ClientError,
+    Polling,
+    error_code,
+    tag_list,
+    tag_specifications,
+    wait_until,
+)
+from kiln_plugin_amazon.config import EbsConfig
+from kiln_plugin_amazon.images import find_image, remove_image, snapshot_ids
+
+#: the build data ``tags``, ``ami_description``... may name as ``{{.Name}}``
+GENERATED = (
+    "SourceAMI",
+    "SourceAMIName",
+    "SourceAMIOwner",
+    "SourceAMIOwnerName",
+    "SourceAMICreationDate",
+    "BuildRegion",
+)
+#: minutes Packer waits by default
+INSTANCE_MINUTES = 10
+AMI_MINUTES = 60
+#: a temporary security group may still be in use while its instance terminates
+GROUP_DELETE_TRIES, GROUP_DELETE_PAUSE = 5, 5.0
+
+
+class AwsStep(Step):
+    def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
+        self.config, self.aws, self.ctx = config, aws, ctx
+
+    @property
+    def ec2(self) -> Any:
+        return self.aws.ec2()
+
+    def run_tags(self) -> dict[str, str]:
+        """The tags of every temporary resource: the user's run_tags and kiln's own."""
+        return {**self.config.run_tags, RUN_TAG: self.ctx.run_uuid, BUILD_TAG: self.ctx.build_name}
+
+    def kiln_tags(self) -> dict[str, str]:
+        return {RUN_TAG: self.ctx.run_uuid, BUILD_TAG: self.ctx.build_name}
+
+    def polling(self, minutes: float) -> Polling:
+        return Polling.of(self.config, minutes)
+
+
+def aws_call(what: str, call: Any, /, **args: Any) -> Any:
+    """``call(**args)``, an AWS failure turned into a message that says ``what`` failed."""
+    try:
+        return call(**args)
+    except AWS_ERRORS as exc:
+        raise BuildError(f"{what}: {exc}") from None
+
+
+class StepPreValidate(AwsStep):
+    """The credentials work, the regions exist, and the AMI name is free."""
+
+    def run(self, state: StateBag) -> Action:
+        config, ui = self.config, state["ui"]
+        self.aws.check_credentials()
+        if not config.skip_region_validation:
+            regions = aws_call("Cannot list the regions", self.ec2.describe_regions)["Regions"]
+            known = {r["RegionName"] for r in regions}
+            for region in [self.aws.region, *config.ami_regions]:
+                if region not in known:
+                    raise BuildError(
+                        f"Unknown region {region!r}: it is not one of this account's regions "
+                        "(set skip_region_validation = true for a region AWS has not listed)."
+                    )
+        if config.force_deregister or config.skip_create_ami:
+            return Action.CONTINUE
+        ui.say(f"Prevalidating AMI Name: {config.ami_name}")
+        found = aws_call(
+            "Cannot look up AMIs by name",
+            self.ec2.describe_images,
+            Owners=["self"],
+            Filters=[{"Name": "name", "Values": [config.ami_name]}],
+        )["Images"]
+        if found:
+            raise BuildError(
+                f"AMI Name: '{config.ami_name}' is used by an existing AMI: "
+                f"{found[0]['ImageId']}. Choose another name, or set force_deregister = true "
+                "(or run with -force) to replace it."
+            )
+        return Action.CONTINUE
+
+
+class StepSourceAMIInfo(AwsStep):
+    def run(self, state: StateBag) -> Action:
+        config, ui = self.config, state["ui"]
+        ui.say("Inspecting the source AMI...")
+        image = find_image(self.ec2, config.source_ami, config.source_ami_filter)
+        if (config.ena_support or config.sriov_support) and image.get(
+            "VirtualizationType"
+        ) != "hvm":
+            raise BuildError(
+                f"The source AMI {image['ImageId']} is not HVM: ena_support and "
+                "sriov_support need an HVM image."
+            )
+        ui.message(f"Found Image ID: {image['ImageId']}")
+        state["source_image"] = image
+        state["generated_data"].update(
+            SourceAMI=image["ImageId"],
+            SourceAMIName=image.get("Name", ""),
+            SourceAMIOwner=image.get("OwnerId", ""),
+            SourceAMIOwnerName=image.get("ImageOwnerAlias", ""),
+            SourceAMICreationDate=image.get("CreationDate", ""),
+            BuildRegion=self.aws.region,
+        )
+        return Action.CONTINUE
+
+
+class StepNetworkInfo(AwsStep):
+    """The VPC, subnet and availability zone to run in, from their ids or filters."""
+
+    def run(self, state: StateBag) -> Action:
+        config = self.config
+        vpc_id, subnet_id, zone = config.vpc_id, config.subnet_id, config.availability_zone
+        if config.vpc_filter is not None:
+            vpcs = aws_call(
+                "Cannot look up the VPC",
+                self.ec2.describe_vpcs,
+                Filters=_filters(config.vpc_filter.filters),
+            )["Vpcs"]
+            if len(vpcs) != 1:
+                raise BuildError(f"vpc_filter must match exactly one VPC; it matches {len(vpcs)}.")
+            vpc_id = vpcs[0]["VpcId"]
+        if config.subnet_filter is not None:
+            filters = _filters(config.subnet_filter.filters)
+            if vpc_id:
+                filters.append({"Name": "vpc-id", "Values": [vpc_id]})
+            subnets = aws_call(
+                "Cannot look up the subnet", self.ec2.describe_subnets, Filters=filters
+            )["Subnets"]
+            if not subnets:
+                raise BuildError("subnet_filter matches no subnet.")
+            if config.subnet_filter.most_free:
+                subnets.sort(key=lambda s: -int(s.get("AvailableIpAddressCount", 0)))
+            elif config.subnet_filter.random:
+                random.shuffle(subnets)
+            elif len(subnets) > 1:
+                raise BuildError(
+                    f"subnet_filter matches {len(subnets)} subnets: make it more specific, "
+                    "or set most_free or random."
+                )
+            subnet_id = subnets[0]["SubnetId"]
+        if subnet_id:
+            subnet = aws_call(
+                f"Cannot look up subnet {subnet_id}",
+                self.ec2.describe_subnets,
+                SubnetIds=[subnet_id],
+            )["Subnets"][0]
+            vpc_id = vpc_id or subnet["VpcId"]
+            zone = zone or subnet.get("AvailabilityZone", "")
+        state.update(vpc_id=vpc_id, subnet_id=subnet_id, availability_zone=zone)
+        return Action.CONTINUE
+
+
+def _filters(filters: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"Name": k, "Values": [v]} for k, v in sorted(filters.items())]
+
+
+class StepKeyPair(AwsStep):
+    """The key pair the instance starts with: the user's, or a temporary one EC2 makes
+    (its private key stays in memory)."""
+
+    def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
+        super().__init__(config, aws, ctx)
+        self.created = ""
+
+    def run(self, state: StateBag) -> Action:
+        config, ui = self.config, state["ui"]
+        state["key_name"] = config.ssh_keypair_name
+        if (
+            config.communicator == "none"
+            or config.ssh_private_key_file
+            or config.ssh_agent_auth
+            or config.ssh_password
+        ):
+            return Action.CONTINUE
+        name = config.temporary_key_pair_name or f"kiln_{uuid.uuid4()}"
+        ui.say(f"Creating temporary keypair: {name}")
+        made = aws_call(
+            "Cannot create the temporary key pair",
+            self.ec2.create_key_pair,
+            KeyName=name,
+            KeyType=config.temporary_key_pair_type,
+            TagSpecifications=tag_specifications(("key-pair",), self.run_tags()),
+        )
+        self.created = name
+        state["key_name"] = name
+        state["ssh_private_key"] = made["KeyMaterial"]
+        return Action.CONTINUE
+
+    def cleanup(self, state: StateBag) -> None:
+        if not self.created:
+            return
+        state["ui"].say("Deleting temporary keypair...")
+        try:
+            self.ec2.delete_key_pair(KeyName=self.created)
+        except AWS_ERRORS as exc:
+            raise BuildError(
+                f"{exc}. Please delete the key pair {self.created} yourself."
+            ) from None
+
+
+class StepSecurityGroup(AwsStep):
+    """The security groups of the instance: the user's, or a temporary one that lets
+    the communicator's port in."""
+
+    def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
+        super().__init__(config, aws, ctx)
+        self.created = ""
+
+    def run(self, state: StateBag) -> Action:
+        config, ui = self.config, state["ui"]
+        if config.security_groups:
+            aws_call(
+                "The security groups cannot be used",
+                self.ec2.describe_security_groups,
+                GroupIds=config.security_groups,
+            )
+            state["security_group_ids"] = config.security_groups
+            return Action.CONTINUE
+        if config.security_group_filter is not None:
+            filters = _filters(config.security_group_filter.filters)
+            if state.get("vpc_id"):
+                filters.append({"Name": "vpc-id", "Values": [state["vpc_id"]]})
+            groups = aws_call(
+                "Cannot look up the security groups",
+                self.ec2.describe_security_groups,
+                Filters=filters,
+            )["SecurityGroups"]
+            if not groups:
+                raise BuildError("security_group_filter matches no security group.")
+            state["security_group_ids"] = [g["GroupId"] for g in groups]
+            return Action.CONTINUE
+        name = f"kiln_{uuid.uuid4()}"
+        ui.say(f"Creating temporary security group for this instance: {name}")
+        args: dict[str, Any] = {
+            "GroupName": name,
+            "Description": "Temporary group for a kiln build",
+            "TagSpecifications": tag_specifications(("security-group",), self.run_tags()),
+        }
+        if state.get("vpc_id"):
+            args["VpcId"] = state["vpc_id"]
+        group = aws_call(
+            "Cannot create the temporary security group", self.ec2.create_security_group, **args
+        )["GroupId"]
+        self.created = group
+        state["security_group_ids"] = [group]
+        if config.communicator == "ssh":
+            cidrs = config.temporary_security_group_source_cidrs or ["0.0.0.0/0"]
+            port = config.ssh_port
+            ui.say(f"Authorizing access to port {port} from {cidrs} in the temporary group...")
+            aws_call(
+                "Cannot open the communicator's port",
+                self.ec2.authorize_security_group_ingress,
+                GroupId=group,
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": port,
+                        "ToPort": port,
+                        "IpRanges": [{"CidrIp": cidr} for cidr in cidrs],
+                    }
+                ],
+            )
+        return Action.CONTINUE
+
+    def cleanup(self, state: StateBag) -> None:
+        if not self.created:
+            return
+        state["ui"].say("Deleting temporary security group...")
+        for attempt in range(GROUP_DELETE_TRIES):
+            try:
+                self.ec2.delete_security_group(GroupId=self.created)
+                return
+            except ClientError as exc:
+                if error_code(exc) == "InvalidGroup.NotFound":
+                    return
+                if attempt + 1 == GROUP_DELETE_TRIES or error_code(exc) != "DependencyViolation":
+                    raise BuildError(
+                        f"{exc}. Please delete the security group {self.created} yourself."
+                    ) from None
+            time.sleep(GROUP_DELETE_PAUSE)
+
+
+def user_data(config: EbsConfig) -> bytes:
+    """The user data as bytes for boto3 (which base64-encodes it): data already in
+    base64, as Packer accepts it, is decoded first."""
+    text = config.user_data
+    if config.user_data_file:
+        try:
+            with open(config.user_data_file, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise BuildError(
+                f"Cannot read user_data_file {config.user_data_file}: {exc.strerror}."
+            ) from None
+    try:
+        return base64.b64decode(text, validate=True) if text else b""
+    except (binascii.Error, ValueError):
+        return text.encode()
+
+
+class _Instance(AwsStep):
+    """What the on-demand and the spot step share: waiting for the instance, and
+    terminating it on every path."""
+
+    def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
+        super().__init__(config, aws, ctx)
+        self.instance_id = ""
+
+    def launch_template(self, state: StateBag) -> dict[str, Any]:
+        """The instance's settings, as RunInstances and a launch template both take them."""
+        config = self.config
+        image = state["source_image"]
+        if image.get("RootDeviceType") != "ebs":
+            raise BuildError(
+                f"The source AMI {image['ImageId']} is not EBS-backed: amazon-ebs needs an "
+                "EBS root device."
+            )
+        spec: dict[str, Any] = {"ImageId": image["ImageId"]}
+        if state.get("key_name"):
+            spec["KeyName"] = state["key_name"]
+        data = user_data(config)
+        if data:
+            spec["UserData"] = data
+        groups = state["security_group_ids"]
+        if config.associate_public_ip_address is not None:
+            interface: dict[str, Any] = {
+                "DeviceIndex": 0,
+                "AssociatePublicIpAddress": config.associate_public_ip_address,
+                "DeleteOnTermination": True,
+                "Groups": groups,
+            }
+            if state.get("subnet_id"):
+                interface["SubnetId"] = state["subnet_id"]
+            spec["NetworkInterfaces"] = [interface]
+        else:
+            spec["SecurityGroupIds"] = groups
+        if config.iam_instance_profile:
+            key = "Arn" if config.iam_instance_profile.startswith("arn:") else "Name"
+            spec["IamInstanceProfile"] = {key: config.iam_instance_profile}
+        if config.ebs_optimized:
+            spec["EbsOptimized"] = True
+        if config.metadata_options is not None:
+            options = config.metadata_options
+            spec["MetadataOptions"] = {
+                "HttpEndpoint": options.http_endpoint,
+                "HttpTokens": options.http_tokens,
+                "HttpPutResponseHopLimit": options.http_put_response_hop_limit,
+                "InstanceMetadataTags": options.instance_metadata_tags,
+            }
+        if config.launch_block_device_mappings:
+            spec["BlockDeviceMappings"] = [b.mapping() for b in config.launch_block_device_mappings]
+        return spec
+
+    def instance_tags(self) -> dict[str, str]:
+        return {"Name": "Packer Builder", **self.run_tags()}
+
+    def volume_tags(self) -> dict[str, str]:
+        return {**(self.config.run_volume_tags or self.config.run_tags), **self.kiln_tags()}
+
+    def wait_running(self, state: StateBag, instance_id: str) -> None:
+        ui = state["ui"]
+        ui.message(f"Instance ID: {instance_id}")
+        ui.say(f"Waiting for instance ({instance_id}) to become ready...")
+
+        def running() -> bool:
+            found = self._describe(instance_id)
+            name = found["State"]["Name"] if found else "pending"
+            if name in ("shutting-down", "terminated", "stopping", "stopped"):
+                reason = (found or {}).get("StateReason", {}).get("Message", "")
+                raise BuildError(f"The instance {instance_id} went {name}: {reason}")
+            return name == "running"
+
+        wait_until(self.ctx, f"Instance {instance_id}", running, self.polling(INSTANCE_MINUTES))
+        state["instance"] = self._describe(instance_id)
+
+    def _describe(self, instance_id: str) -> dict[str, Any] | None:
+        try:
+            reservations = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        except ClientError as exc:
+            if error_code(exc) == "InvalidInstanceID.NotFound":
+                return None  # not visible yet
+            raise BuildError(f"Cannot look up the instance {instance_id}: {exc}") from None
+        instances = [i for r in reservations for i in r["Instances"]]
+        return instances[0] if instances else None
+
+    def terminate(self, state: StateBag) -> None:
+        if not self.instance_id:
+            return
+        ui = state["ui"]
+        ui.say("Terminating the source AWS instance...")
+        try:
+            self.ec2.terminate_instances(InstanceIds=[self.instance_id])
+        except ClientError as exc:
+            if error_code(exc) == "InvalidInstanceID.NotFound":
+                return
+            raise BuildError(
+                f"{exc}. Please terminate the instance {self.instance_id} yourself."
+            ) from None
+
+        def terminated() -> bool:
+            found = self._describe(self.instance_id)
+            return found is None or found["State"]["Name"] == "terminated"
+
+        # the build may be cancelled already: this wait must still end the instance
+        wait_until(
+            self.ctx.detached(),
+            f"Terminating instance {self.instance_id}",
+            terminated,
+            self.polling(INSTANCE_MINUTES),
+        )
+
+
+class StepRunSourceInstance(_Instance):
+    def run(self, state: StateBag) -> Action:
+        config, ui = self.config, state["ui"]
+        spec = self.launch_template(state)
+        spec.update(
+            InstanceType=config.instance_type,
+            MinCount=1,
+            MaxCount=1,
+            InstanceInitiatedShutdownBehavior=config.shutdown_behavior,
+            TagSpecifications=[
+                {"ResourceType": "instance", "Tags": tag_list(self.instance_tags())},
+                {"ResourceType": "volume", "Tags": tag_list(self.volume_tags())},
+            ],
+        )
+        if state.get("subnet_id") and "NetworkInterfaces" not in spec:
+            spec["SubnetId"] = state["subnet_id"]
+        if state.get("availability_zone"):
+            spec["Placement"] = {"AvailabilityZone": state["availability_zone"]}
+        ui.say("Launching a source AWS instance...")
+        found = aws_call("Cannot launch the source instance", self.ec2.run_instances, **spec)
+        self.instance_id = found["Instances"][0]["InstanceId"]
+        state["instance_id"] = self.instance_id  # before any waiting: cleanup can end it
+        self.wait_running(state, self.instance_id)
+        return Action.CONTINUE
+
+    def cleanup(self, state: StateBag) -> None:
+        self.terminate(state)
+
+
+class StepRunSpotInstance(_Instance):
+    """A spot instance through a launch template and an instant fleet (both removed)."""
+
+    def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
+        super().__init__(config, aws, ctx)
+        self.template_id = ""
+        self.fleet_id = ""
+
+    def run(self, state: StateBag) -> Action:
+        config, ui = self.config, state["ui"]
+        data = self.launch_template(state)
+        if "UserData" in data:  # a launch template takes it base64-encoded
+            data["UserData"] = base64.b64encode(data["UserData"]).decode()
+        market: dict[str, Any] = {"MarketType": "spot"}
+        if config.spot_price != "auto":
+            market["SpotOptions"] = {"MaxPrice": config.spot_price}
+        data["InstanceMarketOptions"] = market
+        data["InstanceInitiatedShutdownBehavior"] = "terminate"
+        ui.say("Creating a spot instance through a launch template and a fleet...")
+        template = aws_call(
+            "Cannot create the launch template",
+            self.ec2.create_launch_template,
+            LaunchTemplateName=f"kiln_{uuid.uuid4()}",
+            LaunchTemplateData=data,
+            TagSpecifications=tag_specifications(("launch-template",), self.run_tags()),
+        )["LaunchTemplate"]
+        self.template_id = template["LaunchTemplateId"]
+        overrides = []
+        for kind in config.spot_instance_types or [config.instance_type]:
+            override: dict[str, Any] = {"InstanceType": kind}
+            if state.get("subnet_id"):
+                override["SubnetId"] = state["subnet_id"]
+            elif state.get("availability_zone"):
+                override["AvailabilityZone"] = state["availability_zone"]
+            overrides.append(override)
+        fleet = aws_call(
+            "Cannot request the spot instance",
+            self.ec2.create_fleet,
+            Type="instant",
+            TargetCapacitySpecification={
+                "TotalTargetCapacity": 1,
+                "DefaultTargetCapacityType": "spot",
+            },
+            LaunchTemplateConfigs=[
+                {
+                    "LaunchTemplateSpecification": {
+                        "LaunchTemplateId": self.template_id,
+                        "Version": "$Latest",
+                    },
+                    "Overrides": overrides,
+                }
+            ],
+            TagSpecifications=tag_specifications(("fleet",), self.run_tags()),
+        )
+        self.fleet_id = fleet.get("FleetId", "")
+        ids = [i for found in fleet.get("Instances", []) for i in found.get("InstanceIds", [])]
+        if not ids:
+            errors = "; ".join(e.get("ErrorMessage", "") for e in fleet.get("Errors", []))
+            raise BuildError(f"No spot instance was launched: {errors or 'no capacity'}")
+        self.instance_id = ids[0]
+        state["instance_id"] = self.instance_id
+        self.wait_running(state, self.instance_id)
+        volumes = [
+            bdm["Ebs"]["VolumeId"]
+            for bdm in state["instance"].get("BlockDeviceMappings", [])
+            if "Ebs" in bdm
+        ]
+        aws_call(
+            "Cannot tag the spot instance",
+            self.ec2.create_tags,
+            Resources=[self.instance_id],
+            Tags=tag_list(self.instance_tags()),
+        )
+        if volumes:
+            aws_call(
+                "Cannot tag the spot instance's volumes",
+                self.ec2.create_tags,
+                Resources=volumes,
+                Tags=tag_list(self.volume_tags()),
+            )
+        return Action.CONTINUE
+
+    def cleanup(self, state: StateBag) -> None:
+        try:
+            self.terminate(state)
+        finally:
+            if self.fleet_id:
+                try:
+                    self.ec2.delete_fleets(FleetIds=[self.fleet_id], TerminateInstances=True)
+                except ClientError as exc:
+                    if "NotFound" not in error_code(exc):
+                        state["ui"].error(f"Cannot delete the fleet {self.fleet_id}: {exc}")
+            if self.template_id:
+                state["ui"].say("Deleting the launch template...")
+                try:
+                    self.ec2.delete_launch_template(LaunchTemplateId=self.template_id)
+                except AWS_ERRORS as exc:
+                    raise BuildError(
+                        f"{exc}. Please delete the launch template {self.template_id} yourself."
+                    ) from None
+
+
+def instance_address(config: EbsConfig, state: StateBag) -> str:
+    """The address to connect to: ``ssh_host``, else the one ``ssh_interface`` names,
+    else the public IP address, else the private one."""
+    if config.ssh_host:
+        return config.ssh_host
+    instance = state["instance"]
+    keys = {
+        "public_ip": "PublicIpAddress",
+        "private_ip": "PrivateIpAddress",
+        "public_dns": "PublicDnsName",
+        "private_dns": "PrivateDnsName",
+    }
+    if config.ssh_interface:
+        address = instance.get(keys[config.ssh_interface], "")
+    else:
+        address = instance.get("PublicIpAddress") or instance.get("PrivateIpAddress", "")
+    if not address:
+        raise BuildError(
+            f"The instance has no {config.ssh_interface or 'IP'} address to connect to; "
+            "set ssh_interface, or associate_public_ip_address = true."
+        )
+    return str(address)
+
+
+class StepStopInstance(AwsStep):
+    def run(self, state: StateBag) -> Action:
+        instance_id, ui = state["instance_id"], state["ui"]
+        ui.say("Stopping the source instance...")
+        aws_call("Cannot stop the instance", self.ec2.stop_instances, InstanceIds=[instance_id])
+        ui.say("Waiting for the instance to stop...")
+
+        def stopped() -> bool:
+            reservations = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+            return reservations[0]["Instances"][0]["State"]["Name"] == "stopped"
+
+        wait_until(self.ctx, f"Stopping instance {instance_id}", stopped, self.polling(10))
+        return Action.CONTINUE
+
+
+class StepModifyInstance(AwsStep):
+    """ENA and SR-IOV networking, set on the stopped instance so the AMI has them."""
+
+    def run(self, state: StateBag) -> Action:
+        config, instance_id = self.config, state["instance_id"]
+        if config.ena_support:
+            state["ui"].say("Enabling Enhanced Networking (ENA)...")
+            aws_call(
+                "Cannot enable ENA",
+                self.ec2.modify_instance_attribute,
+                InstanceId=instance_id,
+                EnaSupport={"Value": True},
+            )
+        if config.sriov_support:
+            state["ui"].say("Enabling Enhanced Networking (SR-IOV)...")
+            aws_call(
+                "Cannot enable SR-IOV",
+                self.ec2.modify_instance_attribute,
+                InstanceId=instance_id,
+                SriovNetSupport={"Value": "simple"},
+            )
+        return Action.CONTINUE
+
+
+class StepDeregisterAMI(AwsStep):
+    """With force_deregister: AMIs of the same name go, in every target region."""
+
+    def run(self, state: StateBag) -> Action:
+        config = self.config
+        if not config.force_deregister:
+            return Action.CONTINUE
+        for region in dict.fromkeys([self.aws.region, *config.ami_regions]):
+            ec2 = self.aws.ec2(region)
+            images = aws_call(
+                "Cannot look up AMIs by name",
+                ec2.describe_images,
+                Owners=["self"],
+                Filters=[{"Name": "name", "Values": [config.ami_name]}],
+            )["Images"]
+            for image in images:
+                snapshots = snapshot_ids(image) if config.force_delete_snapshot else []
+                remove_image(ec2, image["ImageId"], snapshots)
+                state["ui"].say(f"Deregistered AMI {config.ami_name}, id: {image['ImageId']}")
+                for snapshot in snapshots:
+                    state["ui"].say(f"Deleted snapshot: {snapshot}")
+        return Action.CONTINUE
+
+
+class StepCreateAMI(AwsStep):
+    """Image the instance. With encryption the image is an intermediary one, copied
+    encrypted next and then removed. A failed or cancelled build removes what this
+    step made."""
+
+    def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
+        super().__init__(config, aws, ctx)
+        self.image_id = ""
+
+    def run(self, state: StateBag) -> Action:
+        config, ui = self.config, state["ui"]
+        region = self.aws.region
+        name = config.ami_name
+        if config.encrypted:
+            name = f"kiln-intermediary-{uuid.uuid4().hex[:12]}"
+            state["intermediary_image"] = True
+        ui.say(f"Creating AMI {name} from instance {state['instance_id']}")
+        args: dict[str, Any] = {
+            "InstanceId": state["instance_id"],
+            "Name": name,
+            "TagSpecifications": tag_specifications(("image",), self.run_tags()),
+        }
+        if config.ami_description:
+            args["Description"] = describe(config, state)
+        if config.ami_block_device_mappings:
+            args["BlockDeviceMappings"] = [b.mapping() for b in config.ami_block_device_mappings]
+        self.image_id = aws_call("Cannot create the AMI", self.ec2.create_image, **args)["ImageId"]
+        state["amis"] = {region: self.image_id}  # before any waiting: cleanup removes it
+        ui.message(f"AMI: {self.image_id}")
+        ui.say("Waiting for AMI to become ready...")
+        snapshots = wait_image(self.ctx, self.ec2, self.image_id, self.polling)
+        state["snapshots"] = {region: snapshots}
+        if snapshots:  # tagged here: EC2 names them only now
+            aws_call(
+                "Cannot tag the AMI's snapshots",
+                self.ec2.create_tags,
+                Resources=snapshots,
+                Tags=tag_list(self.run_tags()),
+            )
+        return Action.CONTINUE
+
+    def cleanup(self, state: StateBag) -> None:
+        if not self.image_id or not ("error" in state or state.get("cancelled")):
+            return
+        state["ui"].say(f"Deregistering the AMI and deleting its snapshots: {self.image_id}")
+        try:
+            remove_image(self.ec2, self.image_id, None)
+        except AWS_ERRORS as exc:
+            raise BuildError(f"{exc}. Please deregister {self.image_id} yourself.") from None
+
+
+def wait_image(ctx: Context, ec2: Any, image_id: str, polling: Any) -> list[str]:
+    """Wait until the image is available; its snapshots."""
+    found: dict[str, Any] = {}
+
+    def available() -> bool:
+        try:
+            images = ec2.describe_images(ImageIds=[image_id])["Images"]
+        except ClientError as exc:
+            if error_code(exc).startswith("InvalidAMIID"):
+                return False  # not visible yet
+            raise BuildError(f"Cannot look up the AMI {image_id}: {exc}") from None
+        if not images:
+            return False
+        state = images[0].get("State")
+        if state == "failed":
+            reason = images[0].get("StateReason", {}).get("Message", "")
+            raise BuildError(f"The AMI {image_id} failed: {reason}")
+        found.update(images[0])
+        return state == "available"
+
+    wait_until(ctx, f"AMI {image_id}", available, polling(AMI_MINUTES))
+    return snapshot_ids(found)
+
+
+def describe(config: EbsConfig, state: StateBag) -> str:
+    return interpolate(config.ami_description, state["generated_data"], option="ami_description")
+
+
+class StepAMIRegionCopy(AwsStep):
+    """Copy the AMI to ``ami_regions``, in parallel (encrypted when asked); with an
+    intermediary image, to the build region too, and remove the intermediary."""
+
+    def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
+        super().__init__(config, aws, ctx)
+        self.copies: dict[str, str] = {}
+        self.intermediary = ""
+        self.lock = threading.Lock()
+
+    def run(self, state: StateBag) -> Action:
+        if "amis" not in state:
+            return Action.CONTINUE
+        build = self.aws.region
+        regions = [r for r in dict.fromkeys(self.config.ami_regions) if r != build]
+        if state.get("intermediary_image"):
+            regions.insert(0, build)
+        if not regions:
+            return Action.CONTINUE
+        source = state["amis"][build]
+        if state.get("intermediary_image"):
+            self.intermediary = source
+        failures: list[BaseException] = []
+        snapshots: dict[str, list[str]] = {}
+
+        def copy(region: str) -> None:
+            try:
+                snapshots[region] = self._copy(state, source, region)
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=copy, args=(r,), daemon=True) for r in regions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+        state["amis"] = {**state["amis"], **self.copies}
+        state["snapshots"] = {**state["snapshots"], **snapshots}
+        return Action.CONTINUE
+
+    def _copy(self, state: StateBag, source: str, region: str) -> list[str]:
+        config, ui = self.config, state["ui"]
+        ec2 = self.aws.ec2(region)
+        args: dict[str, Any] = {
+            "SourceRegion": self.aws.region,
+            "SourceImageId": source,
+            "Name": config.ami_name,
+        }
+        if config.ami_description:
+            args["Description"] = describe(config, state)
+        if config.encrypted:
+            args["Encrypted"] = True
+            key = config.region_kms_key_ids.get(region) or config.kms_key_id
+            if key:
+                args["KmsKeyId"] = key
+        ui.say(f"Copying AMI ({source}) to {region}{' (encrypted)' if config.encrypted else ''}")
+        copied = aws_call(f"Cannot copy the AMI to {region}", ec2.copy_image, **args)["ImageId"]
+        with self.lock:
+            self.copies[region] = copied  # before any waiting: cleanup removes it
+        ui.message(f"Waiting for AMI ({copied}) in {region} to become ready...")
+        return wait_image(self.ctx, ec2, copied, self.polling)
+
+    def cleanup(self, state: StateBag) -> None:
+        # a failed build loses the copies (StepCreateAMI removes its own image); a
+        # finished one loses only the intermediary image, now that its copy exists
+        if "error" in state or state.get("cancelled"):
+            targets = list(self.copies.items())
+        else:
+            targets = [(self.aws.region, self.intermediary)] if self.intermediary else []
+        problems = []
+        for region, image in targets:
+            state["ui"].say(f"Deregistering {image} in {region} and deleting its snapshots")
+            try:
+                remove_image(self.aws.ec2(region), image, None)
+            except AWS_ERRORS as exc:
+                problems.append(f"{image} in {region}: {exc}")
+        if problems:
+            raise BuildError("Please remove these yourself: " + "; ".join(problems))
+
+
+class StepDeprecate(AwsStep):
+    def run(self, state: StateBag) -> Action:
+        when = self.config.deprecate_at
+        if not when or "amis" not in state:
+            return Action.CONTINUE
+        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        for region, image in state["amis"].items():
+            state["ui"].say(f"Deprecating {image} in {region} at {when}")
+            aws_call(
+                "Cannot set the AMI's deprecation time",
+                self.aws.ec2(region).enable_image_deprecation,
+                ImageId=image,
+                DeprecateAt=moment,
+            )
+        return Action.CONTINUE
+
+
+class StepModifyAMIAttributes(AwsStep):
+    """Who may launch the AMIs and create volumes from their snapshots."""
+
+    def run(self, state: StateBag) -> Action:
+        config = self.config
+        if "amis" not in state:
+            return Action.CONTINUE
+        permissions = [{"UserId": u} for u in config.ami_users]
+        permissions += [{"Group": g} for g in config.ami_groups]
+        for region, image in state["amis"].items():
+            ec2 = self.aws.ec2(region)
+            if permissions:
+                state["ui"].say(f"Modifying attributes on AMI ({image}) in {region}...")
+                aws_call(
+                    "Cannot share the AMI",
+                    ec2.modify_image_attribute,
+                    ImageId=image,
+                    LaunchPermission={"Add": permissions},
+                )
+            if config.snapshot_users or config.snapshot_groups:
+                for snapshot in state["snapshots"].get(region, []):
+                    args: dict[str, Any] = {
+                        "SnapshotId": snapshot,
+                        "Attribute": "createVolumePermission",
+                        "OperationType": "add",
+                    }
+                    if config.snapshot_users:
+                        args["UserIds"] = config.snapshot_users
+                    if config.snapshot_groups:
+                        args["GroupNames"] = config.snapshot_groups
+                    aws_call("Cannot share the snapshot", ec2.modify_snapshot_attribute, **args)
+        return Action.CONTINUE
+
+
+class StepCreateTags(AwsStep):
+    """The AMIs' and snapshots' tags in every region; the run's own tags come off them:
+    they are no longer temporary."""
+
+    def run(self, state: StateBag) -> Action:
+        config = self.config
+        if "amis" not in state:
+            return Action.CONTINUE
+        values = state["generated_data"]
+        tags = {k: interpolate(v, values, option="tags") for k, v in config.tags.items()}
+        snapshot_tags = {
+            k: interpolate(v, values, option="snapshot_tags")
+            for k, v in config.snapshot_tags.items()
+        }
+        for region, image in state["amis"].items():
+            ec2 = self.aws.ec2(region)
+            snapshots = state["snapshots"].get(region, [])
+            if tags:
+                state["ui"].say(f"Adding tags to AMI ({image}) in {region}...")
+                aws_call(
+                    "Cannot tag the AMI",
+                    ec2.create_tags,
+                    Resources=[image, *snapshots],
+                    Tags=tag_list(tags),
+                )
+            if snapshot_tags and snapshots:
+                aws_call(
+                    "Cannot tag the snapshots",
+                    ec2.create_tags,
+                    Resources=snapshots,
+                    Tags=tag_list(snapshot_tags),
+                )
+            aws_call(
+                "Cannot remove the run's tags from the AMI",
+                ec2.delete_tags,
+                Resources=[image, *snapshots],
+                Tags=[{"Key": RUN_TAG}, {"Key": BUILD_TAG}],
+            )
+        return Action.CONTINUE
