@@ -14,7 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +70,41 @@ def _wait_for_banner(port: int, proc: subprocess.Popen[bytes], log: Path) -> Non
     raise RuntimeError(f"sshd did not answer on port {port} within 10 s: {log.read_text()}")
 
 
+def write_sshd_config(
+    workdir: Path, port: int, *, password_auth: bool = False, extra: Sequence[str] = ()
+) -> Path:
+    """Write ``workdir/sshd_config`` for a server on ``127.0.0.1:port`` with the host key,
+    authorized_keys file and pid file in ``workdir``; ``extra`` lines (options such as
+    ``AuthorizedKeysCommand ...``) come after the common ones. Returns its path."""
+    config = workdir / "sshd_config"
+    lines = [
+        f"Port {port}",
+        "ListenAddress 127.0.0.1",
+        f"HostKey {workdir / 'host_ed25519'}",
+        f"AuthorizedKeysFile {workdir / 'authorized_keys'}",
+        f"PidFile {workdir / 'sshd.pid'}",
+        "StrictModes no",
+        "UsePAM no",
+        f"PasswordAuthentication {'yes' if password_auth else 'no'}",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin prohibit-password",
+        "AllowTcpForwarding yes",
+        "MaxStartups 100",
+        "MaxSessions 100",
+        "Subsystem sftp internal-sftp",
+        *extra,
+    ]
+    config.write_text("".join(line + "\n" for line in lines))
+    return config
+
+
 @contextmanager
-def running_sshd(workdir: Path, password_auth: bool = False) -> Iterator[SSHServer]:
+def running_sshd(
+    workdir: Path, password_auth: bool = False, *, extra_config: Sequence[str] = ()
+) -> Iterator[SSHServer]:
     """Run sshd from ``workdir`` (keys, config, log) until the block ends; with
-    ``password_auth`` it also accepts passwords (checked against the system's users)."""
+    ``password_auth`` it also accepts passwords (checked against the system's users).
+    ``extra_config`` lines are appended to its sshd_config (see :func:`write_sshd_config`)."""
     if not os.path.exists(SSHD) or shutil.which(SSH_KEYGEN) is None:
         raise RuntimeError("OpenSSH is not installed: run scripts/bootstrap test")
     os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege-separation directory
@@ -81,23 +112,7 @@ def running_sshd(workdir: Path, password_auth: bool = False) -> Iterator[SSHServ
     client_public = keygen(workdir / "client_ed25519", "kiln-test-client")
     (workdir / "authorized_keys").write_text(client_public + "\n")
     port = free_port()
-    config = workdir / "sshd_config"
-    config.write_text(
-        f"Port {port}\n"
-        "ListenAddress 127.0.0.1\n"
-        f"HostKey {workdir / 'host_ed25519'}\n"
-        f"AuthorizedKeysFile {workdir / 'authorized_keys'}\n"
-        f"PidFile {workdir / 'sshd.pid'}\n"
-        "StrictModes no\n"
-        "UsePAM no\n"
-        f"PasswordAuthentication {'yes' if password_auth else 'no'}\n"
-        "KbdInteractiveAuthentication no\n"
-        "PermitRootLogin prohibit-password\n"
-        "AllowTcpForwarding yes\n"
-        "MaxStartups 100\n"
-        "MaxSessions 100\n"
-        "Subsystem sftp internal-sftp\n"
-    )
+    config = write_sshd_config(workdir, port, password_auth=password_auth, extra=extra_config)
     log = workdir / "sshd.log"
     proc = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(log)])
     try:
