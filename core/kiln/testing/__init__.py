@@ -15,5 +15,6 @@ it offers the fixtures ``kiln_plugin_manager`` and ``register_plugin``::
 
 from kiln.testing.components import configure
 from kiln.testing.mocks import MockCommunicator, MockUi, Reply
+from kiln.testing.reference import check_reference_pages
 
-__all__ = ["MockCommunicator", "MockUi", "Reply", "configure"]
+__all__ = ["MockCommunicator", "MockUi", "Reply", "check_reference_pages", "configure"]

@@ -15,10 +15,8 @@ from filelock import FileLock
 from manifest_helpers import names, read
 
 import kiln_plugin_manifest
-from kiln.plugins.manager import make_manager
-from kiln.plugins.reference import pages
 from kiln.sdk import Artifact, BuildError, Cancelled, ConfigError, Context
-from kiln.testing import MockUi, configure
+from kiln.testing import MockUi, check_reference_pages, configure
 from kiln_plugin_manifest import plugin, post_processor
 from kiln_plugin_manifest.manifest_file import lock_path
 from kiln_plugin_manifest.post_processor import Manifest
@@ -152,9 +150,4 @@ def test_waiting_for_another_writer_is_said_and_a_cancel_stops_it(
 
 
 def test_the_reference_page_in_docs_is_current() -> None:
-    expected = pages(make_manager(), kiln_plugin_manifest.DISTRIBUTION)
-    found = {p.name: p.read_text(encoding="utf-8") for p in DOCS.glob("*.md")}
-    assert found == expected, (
-        "plugins/pp-manifest/docs is out of date; run '.venv/bin/python -m "
-        "kiln.plugins.reference plugins/pp-manifest/docs kiln-plugin-manifest'"
-    )
+    check_reference_pages(DOCS, kiln_plugin_manifest.DISTRIBUTION)
