@@ -94,6 +94,7 @@ class EbsBuilder(Builder):
             s.StepNetworkInfo(config, aws, ctx),
             s.StepKeyPair(config, aws, ctx),
             s.StepSecurityGroup(config, aws, ctx),
+            s.StepCleanupVolumes(config, aws, ctx),
             run_instance(config, aws, ctx),
             StepConnect(config, lambda st: s.instance_address(config, st), ctx=ctx),
             StepProvision(),

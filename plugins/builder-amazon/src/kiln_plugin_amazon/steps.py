@@ -314,6 +314,42 @@ class StepSecurityGroup(AwsStep):
             time.sleep(GROUP_DELETE_PAUSE)
 
 
+class StepCleanupVolumes(AwsStep):
+    """Nothing to run; after the instance is terminated (its step's cleanup runs first),
+    deletes the instance's volumes that outlived it, except the ones
+    ``launch_block_device_mappings`` asks to keep (``delete_on_termination = false``)."""
+
+    def run(self, state: StateBag) -> Action:
+        return Action.CONTINUE
+
+    def cleanup(self, state: StateBag) -> None:
+        instance = state.get("instance")
+        if not instance:
+            return
+        kept = {
+            b.device_name
+            for b in self.config.launch_block_device_mappings
+            if not b.delete_on_termination
+        }
+        volumes = [
+            bdm["Ebs"]["VolumeId"]
+            for bdm in instance.get("BlockDeviceMappings", [])
+            if "Ebs" in bdm and bdm.get("DeviceName") not in kept
+        ]
+        if not volumes:
+            return
+        try:
+            found = self.ec2.describe_volumes(VolumeIds=volumes)["Volumes"]
+        except ClientError as exc:
+            if error_code(exc) == "InvalidVolume.NotFound":
+                return  # deleted with the instance
+            raise BuildError(f"Cannot look up the instance's volumes: {exc}") from None
+        for volume in found:
+            if volume.get("State") == "available":
+                state["ui"].say(f"Deleting volume {volume['VolumeId']}...")
+                self.ec2.delete_volume(VolumeId=volume["VolumeId"])
+
+
 def user_data(config: EbsConfig) -> bytes:
     """The user data as bytes for boto3 (which base64-encodes it): data already in
     base64, as Packer accepts it, is decoded first."""
