@@ -38,8 +38,12 @@ source "amazon-ebs" "{name}" {{
 """
 
 
-def build(folder: Path, ec2: EC2Emulator, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_kiln("build", "-color=false", *args, str(folder), env=ec2.env(), cwd=folder)
+def build(
+    folder: Path, ec2: EC2Emulator, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return run_kiln(
+        "build", "-color=false", *args, str(folder), env={**ec2.env(), **(env or {})}, cwd=folder
+    )
 
 
 def write(folder: Path, text: str) -> Path:
@@ -290,9 +294,10 @@ def test_a_failing_provisioner_leaves_nothing(
         + 'build {\n  sources = ["source.amazon-ebs.web"]\n'
         '  provisioner "shell" { inline = ["exit 3"] }\n}\n',
     )
-    result = build(folder, ec2)
+    result = build(folder, ec2, env={"KILN_LOG": "1"})  # the debug log, on stderr
     assert result.returncode == 1
     assert "Terminating the source AWS instance" in result.stdout
+    assert "[DEBUG]" in result.stderr and SECRET not in result.stderr
     assert ec2.resources() == before
 
 
