@@ -51,7 +51,8 @@ def test_the_docker_example_installs_validates_and_builds(
     entry = manifest["builds"][0]
     assert entry["builder_type"] == "docker"
     assert entry["artifact_id"].startswith("local/kiln-example:")
-    assert set(entry["kiln"]["plugins"]) == {"kiln-plugin-docker", "kiln-plugin-manifest"}
+    # the locked plugins (and others this environment has, such as editable ones)
+    assert {"kiln-plugin-docker", "kiln-plugin-manifest"} <= set(entry["kiln"]["plugins"])
     tags = docker_engine.docker(
         "images", "--format", "{{.Repository}}:{{.Tag}}", "local/kiln-example"
     ).stdout.split()
