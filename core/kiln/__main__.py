@@ -1,5 +1,5 @@
 """``python -m kiln``: the same as the ``kiln`` console script."""
 
-from kiln.cli.main import main
+from kiln.cli.main import cli
 
-raise SystemExit(main())
+cli()

@@ -7,6 +7,7 @@ so ``kiln validate`` never pays for what ``kiln build`` needs.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -94,6 +95,16 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except Exception:  # an internal error: short report, details in a crash log
         return _crash(name)
+
+
+def cli() -> None:
+    """The ``kiln`` command: :func:`main`, then a quick exit. Objects alive at the end
+    are frozen, so the interpreter's final collection does not walk them all (up to
+    70 ms after a build, next to Packer's 10)."""
+    code = main()
+    sys.stdout.flush()
+    gc.freeze()
+    raise SystemExit(code)
 
 
 def _crash(command: str) -> int:
