@@ -35,7 +35,7 @@ from kiln.sdk.components import (
 from kiln.sdk.config import Config, ConfigError, Duration, option
 from kiln.sdk.context import BuildError, Cancelled, Context
 from kiln.sdk.multistep import Action, StateBag, Step, run_steps
-from kiln.sdk.placeholders import interpolate
+from kiln.sdk.placeholders import interpolate, render_functions
 from kiln.sdk.process import run_process
 from kiln.sdk.steps import StepCleanupTempKeys, StepConnect, StepTemporaryKeyPair
 from kiln.sdk.ui import Progress, Ui
@@ -83,6 +83,7 @@ __all__ = [
     "hookimpl",
     "interpolate",
     "option",
+    "render_functions",
     "run_process",
     "run_steps",
     "run_with_ui",

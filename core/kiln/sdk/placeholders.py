@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from kiln.sdk.config import ConfigError
 
-__all__ = ["interpolate"]
+__all__ = ["interpolate", "render_functions"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -41,3 +41,22 @@ def interpolate(text: str, values: Mapping[str, object], *, option: str | None =
         return str(values[name])
 
     return _PLACEHOLDER.sub(replace, text)
+
+
+def render_functions(text: str, *, option: str | None = None) -> str:
+    """``text`` with Packer's template functions rendered: ``{{timestamp}}``,
+    ``{{isotime "2006-01-02"}}``, ``{{uuid}}``, ``{{clean_resource_name "..."}}``...
+
+    Packer renders some options this way in every kind of template, HCL2 included (an
+    AMI's name: ``"web {{timestamp}}"``). ``{{.Name}}`` placeholders are left for
+    :func:`interpolate`. A broken template is a :class:`ConfigError` on ``option``.
+    """
+    if "{{" not in text:
+        return text
+    from kiln.hcl.legacy import GoTemplateError, render_go_template  # only when needed
+
+    try:
+        return str(render_go_template(text, {}))
+    except GoTemplateError as exc:
+        where = f"{option}: " if option else ""
+        raise ConfigError(f"{where}{exc}", option=option) from None

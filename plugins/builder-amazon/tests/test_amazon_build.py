@@ -4,6 +4,7 @@ reached over SSH on a loopback sshd that accepts the key pair the emulator made.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import textwrap
 from pathlib import Path
@@ -376,3 +377,23 @@ def test_configuration_errors(
     assert message in result.stderr
     assert "on build.pkr.hcl line" in result.stderr
     assert SECRET not in result.stderr
+
+
+def test_template_functions_in_the_ami_name_as_packer_renders_them(
+    ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path
+) -> None:
+    folder = write(
+        tmp_path / "t",
+        source(
+            ec2,
+            any_key_sshd,
+            'source_ami = "ami-760aaa0f"\n'
+            'ami_name = "kiln {{timestamp}} {{clean_resource_name \\"a:b\\"}}"\n'
+            'tags = { Day = "{{isotime \\"2006-01-02\\"}}" }\n',
+        )
+        + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+    )
+    made = amis(ok(build(folder, ec2)))["us-east-1"]
+    found = image(ec2, "us-east-1", made)
+    assert re.fullmatch(r"kiln \d{10} a-b", found["Name"]), found["Name"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", tags(found)["Day"])

@@ -16,6 +16,7 @@ from kiln.sdk import (
     StepProvision,
     Ui,
     interpolate,
+    render_functions,
     run_steps,
 )
 from kiln_plugin_amazon.config import EbsConfig
@@ -53,6 +54,12 @@ class EbsBuilder(Builder):
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, EbsConfig)
+        # Packer renders its template functions in these, HCL2 templates included
+        config.ami_name = render_functions(config.ami_name, option="ami_name")
+        config.ami_description = render_functions(config.ami_description, option="ami_description")
+        for name in ("tags", "snapshot_tags", "run_tags", "run_volume_tags"):
+            values = getattr(config, name)
+            setattr(config, name, {k: render_functions(v, option=name) for k, v in values.items()})
         config.check(self.ctx.force)
         placeholders = dict.fromkeys(self.generated, "")
         for name in ("tags", "snapshot_tags"):
