@@ -1,5 +1,5 @@
 """The ``amazon-ebs`` builder: an AMI from an instance it launches, provisions and
-images. boto3 is imported only when a build runs."""
+images. botocore is imported only when a build runs."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ class EbsBuilder(Builder):
         return warnings
 
     def run(self, ui: Ui, hook: Hook) -> Artifact | None:
-        # boto3 and the steps: imported when a build runs, never for validate
+        # botocore and the steps: imported when a build runs, never for validate
         from kiln_plugin_amazon import steps as s
         from kiln_plugin_amazon.access import AWS
         from kiln_plugin_amazon.artifact import AmiArtifact

@@ -1,5 +1,5 @@
 """The amazon-ebs builder's and the amazon-ami data source's options, as Packer names
-them. Nothing here imports boto3: ``kiln validate`` reads these declarations only."""
+them. Nothing here imports botocore: ``kiln validate`` reads these declarations only."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class PollingConfig(Config):
 
 
 class AccessConfig(Config):
-    """How kiln reaches AWS: the region and the credentials (boto3's chain unless
+    """How kiln reaches AWS: the region and the credentials (the AWS SDK's chain unless
     given: environment, shared files and profile, then the instance's role)."""
 
     region: str = option(
@@ -67,7 +67,7 @@ class AccessConfig(Config):
         False, doc="Do not check that the regions exist (for regions AWS has not announced)."
     )
     max_retries: int = option(
-        0, doc="How often a failed AWS call is retried (0: boto3's default, 3 attempts)."
+        0, doc="How often a failed AWS call is retried (0: the AWS SDK's default, 3 attempts)."
     )
     aws_polling: PollingConfig | None = option(
         None, doc="How to wait for instances and AMIs to become ready."

@@ -351,7 +351,7 @@ class StepCleanupVolumes(AwsStep):
 
 
 def user_data(config: EbsConfig) -> bytes:
-    """The user data as bytes for boto3 (which base64-encodes it): data already in
+    """The user data as bytes for botocore (which base64-encodes it): data already in
     base64, as Packer accepts it, is decoded first."""
     text = config.user_data
     if config.user_data_file:
