@@ -208,6 +208,7 @@ class StepKeyPair(AwsStep):
             return Action.CONTINUE
         name = config.temporary_key_pair_name or f"kiln_{uuid.uuid4()}"
         ui.say(f"Creating temporary keypair: {name}")
+        self.created = name  # before the call: its answer may be lost, the key pair not
         made = aws_call(
             "Cannot create the temporary key pair",
             self.ec2.create_key_pair,
@@ -215,7 +216,6 @@ class StepKeyPair(AwsStep):
             KeyType=config.temporary_key_pair_type,
             TagSpecifications=tag_specifications(("key-pair",), self.run_tags()),
         )
-        self.created = name
         state["key_name"] = name
         state["ssh_private_key"] = made["KeyMaterial"]
         return Action.CONTINUE
@@ -239,6 +239,7 @@ class StepSecurityGroup(AwsStep):
     def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
         super().__init__(config, aws, ctx)
         self.created = ""
+        self.group_name = ""  # of a group asked for, whose id may never have come back
 
     def run(self, state: StateBag) -> Action:
         config, ui = self.config, state["ui"]
@@ -263,7 +264,7 @@ class StepSecurityGroup(AwsStep):
                 raise BuildError("security_group_filter matches no security group.")
             state["security_group_ids"] = [g["GroupId"] for g in groups]
             return Action.CONTINUE
-        name = f"kiln_{uuid.uuid4()}"
+        name = self.group_name = f"kiln_{uuid.uuid4()}"
         ui.say(f"Creating temporary security group for this instance: {name}")
         args: dict[str, Any] = {
             "GroupName": name,
@@ -297,6 +298,8 @@ class StepSecurityGroup(AwsStep):
         return Action.CONTINUE
 
     def cleanup(self, state: StateBag) -> None:
+        if not self.created and self.group_name:  # asked for, and the answer lost?
+            self.created = next(iter(self.find(state)), "")
         if not self.created:
             return
         state["ui"].say("Deleting temporary security group...")
@@ -312,6 +315,18 @@ class StepSecurityGroup(AwsStep):
                         f"{exc}. Please delete the security group {self.created} yourself."
                     ) from None
             time.sleep(GROUP_DELETE_PAUSE)
+
+    def find(self, state: StateBag) -> list[str]:
+        filters = [{"Name": "group-name", "Values": [self.group_name]}]
+        if state.get("vpc_id"):
+            filters.append({"Name": "vpc-id", "Values": [state["vpc_id"]]})
+        try:
+            groups = self.ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
+        except AWS_ERRORS as exc:
+            raise BuildError(
+                f"{exc}. Please check for a security group {self.group_name} and delete it."
+            ) from None
+        return [g["GroupId"] for g in groups]
 
 
 class StepCleanupVolumes(AwsStep):
@@ -375,6 +390,24 @@ class _Instance(AwsStep):
     def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
         super().__init__(config, aws, ctx)
         self.instance_id = ""
+        self.launched = False  # an instance was asked for
+
+    def find_tagged(self) -> list[str]:
+        """The live instances that carry this build's tags."""
+        filters = [
+            {"Name": f"tag:{key}", "Values": [value]} for key, value in self.kiln_tags().items()
+        ]
+        filters.append(
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+        )
+        try:
+            reservations = self.ec2.describe_instances(Filters=filters)["Reservations"]
+        except AWS_ERRORS as exc:
+            raise BuildError(
+                f"{exc}. Please check for an instance tagged {RUN_TAG}={self.ctx.run_uuid} "
+                "and terminate it."
+            ) from None
+        return [i["InstanceId"] for r in reservations for i in r["Instances"]]
 
     def launch_template(self, state: StateBag) -> dict[str, Any]:
         """The instance's settings, as RunInstances and a launch template both take them."""
@@ -454,6 +487,8 @@ class _Instance(AwsStep):
         return instances[0] if instances else None
 
     def terminate(self, state: StateBag) -> None:
+        if not self.instance_id and self.launched:  # asked for, and the answer lost?
+            self.instance_id = next(iter(self.find_tagged()), "")
         if not self.instance_id:
             return
         ui = state["ui"]
@@ -499,6 +534,7 @@ class StepRunSourceInstance(_Instance):
         if state.get("availability_zone"):
             spec["Placement"] = {"AvailabilityZone": state["availability_zone"]}
         ui.say("Launching a source AWS instance...")
+        self.launched = True
         found = aws_call("Cannot launch the source instance", self.ec2.run_instances, **spec)
         self.instance_id = found["Instances"][0]["InstanceId"]
         state["instance_id"] = self.instance_id  # before any waiting: cleanup can end it
@@ -515,6 +551,7 @@ class StepRunSpotInstance(_Instance):
     def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
         super().__init__(config, aws, ctx)
         self.template_id = ""
+        self.template_name = ""
         self.fleet_id = ""
 
     def run(self, state: StateBag) -> Action:
@@ -527,11 +564,17 @@ class StepRunSpotInstance(_Instance):
             market["SpotOptions"] = {"MaxPrice": config.spot_price}
         data["InstanceMarketOptions"] = market
         data["InstanceInitiatedShutdownBehavior"] = "terminate"
+        # tagged at launch, so that an instance whose fleet answer was lost is found
+        data["TagSpecifications"] = [
+            {"ResourceType": "instance", "Tags": tag_list(self.instance_tags())},
+            {"ResourceType": "volume", "Tags": tag_list(self.volume_tags())},
+        ]
         ui.say("Creating a spot instance through a launch template and a fleet...")
+        self.template_name = f"kiln_{uuid.uuid4()}"  # before the call: see cleanup
         template = aws_call(
             "Cannot create the launch template",
             self.ec2.create_launch_template,
-            LaunchTemplateName=f"kiln_{uuid.uuid4()}",
+            LaunchTemplateName=self.template_name,
             LaunchTemplateData=data,
             TagSpecifications=tag_specifications(("launch-template",), self.run_tags()),
         )["LaunchTemplate"]
@@ -544,6 +587,7 @@ class StepRunSpotInstance(_Instance):
             elif state.get("availability_zone"):
                 override["AvailabilityZone"] = state["availability_zone"]
             overrides.append(override)
+        self.launched = True
         fleet = aws_call(
             "Cannot request the spot instance",
             self.ec2.create_fleet,
@@ -601,14 +645,29 @@ class StepRunSpotInstance(_Instance):
                 except ClientError as exc:
                     if "NotFound" not in error_code(exc):
                         state["ui"].error(f"Cannot delete the fleet {self.fleet_id}: {exc}")
-            if self.template_id:
-                state["ui"].say("Deleting the launch template...")
-                try:
-                    self.ec2.delete_launch_template(LaunchTemplateId=self.template_id)
-                except AWS_ERRORS as exc:
-                    raise BuildError(
-                        f"{exc}. Please delete the launch template {self.template_id} yourself."
-                    ) from None
+            if self.template_name:
+                self.delete_template(state)
+
+    def delete_template(self, state: StateBag) -> None:
+        try:
+            template = self.template_id or self._find_template()
+            if not template:
+                return  # never made
+            state["ui"].say("Deleting the launch template...")
+            self.ec2.delete_launch_template(LaunchTemplateId=template)
+        except AWS_ERRORS as exc:
+            if "NotFound" in error_code(exc):
+                return
+            raise BuildError(
+                f"{exc}. Please delete the launch template {self.template_name} yourself."
+            ) from None
+
+    def _find_template(self) -> str:
+        """The template asked for by name, when the answer that named its id was lost."""
+        found = self.ec2.describe_launch_templates(
+            Filters=[{"Name": "launch-template-name", "Values": [self.template_name]}]
+        )["LaunchTemplates"]
+        return str(found[0]["LaunchTemplateId"]) if found else ""
 
 
 def instance_address(config: EbsConfig, state: StateBag) -> str:
@@ -643,7 +702,11 @@ class StepStopInstance(AwsStep):
         ui.say("Waiting for the instance to stop...")
 
         def stopped() -> bool:
-            reservations = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+            reservations = aws_call(
+                f"Cannot look up the instance {instance_id}",
+                self.ec2.describe_instances,
+                InstanceIds=[instance_id],
+            )["Reservations"]
             return reservations[0]["Instances"][0]["State"]["Name"] == "stopped"
 
         wait_until(self.ctx, f"Stopping instance {instance_id}", stopped, self.polling(10))
@@ -706,6 +769,7 @@ class StepCreateAMI(AwsStep):
     def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
         super().__init__(config, aws, ctx)
         self.image_id = ""
+        self.image_name = ""
 
     def run(self, state: StateBag) -> Action:
         config, ui = self.config, state["ui"]
@@ -724,6 +788,9 @@ class StepCreateAMI(AwsStep):
             args["Description"] = describe(config, state)
         if config.ami_block_device_mappings:
             args["BlockDeviceMappings"] = [b.mapping() for b in config.ami_block_device_mappings]
+        # before the call: if its answer is lost, cleanup finds the image by its name
+        # (pre-validation made sure no other image in this region has it)
+        self.image_name = name
         self.image_id = aws_call("Cannot create the AMI", self.ec2.create_image, **args)["ImageId"]
         state["amis"] = {region: self.image_id}  # before any waiting: cleanup removes it
         ui.message(f"AMI: {self.image_id}")
@@ -740,13 +807,28 @@ class StepCreateAMI(AwsStep):
         return Action.CONTINUE
 
     def cleanup(self, state: StateBag) -> None:
-        if not self.image_id or not ("error" in state or state.get("cancelled")):
+        if not ("error" in state or state.get("cancelled")):
+            return
+        if not self.image_id and self.image_name:  # asked for, and the answer lost?
+            self.image_id = next(iter(named_images(self.ec2, self.image_name)), "")
+        if not self.image_id:
             return
         state["ui"].say(f"Deregistering the AMI and deleting its snapshots: {self.image_id}")
         try:
             remove_image(self.ec2, self.image_id, None)
         except AWS_ERRORS as exc:
             raise BuildError(f"{exc}. Please deregister {self.image_id} yourself.") from None
+
+
+def named_images(ec2: Any, name: str) -> list[str]:
+    """The account's images called ``name`` in the client's region."""
+    images = aws_call(
+        f"Cannot look up the AMIs called {name}",
+        ec2.describe_images,
+        Owners=["self"],
+        Filters=[{"Name": "name", "Values": [name]}],
+    )["Images"]
+    return [image["ImageId"] for image in images]
 
 
 def wait_image(ctx: Context, ec2: Any, image_id: str, polling: Any) -> list[str]:
@@ -784,6 +866,9 @@ class StepAMIRegionCopy(AwsStep):
     def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
         super().__init__(config, aws, ctx)
         self.copies: dict[str, str] = {}
+        #: per region being copied to, the images of the AMI's name already there: one
+        #: more after a copy whose answer was lost is that copy
+        self.existing: dict[str, set[str]] = {}
         self.intermediary = ""
         self.lock = threading.Lock()
 
@@ -835,6 +920,9 @@ class StepAMIRegionCopy(AwsStep):
             if key:
                 args["KmsKeyId"] = key
         ui.say(f"Copying AMI ({source}) to {region}{' (encrypted)' if config.encrypted else ''}")
+        existing = set(named_images(ec2, config.ami_name))
+        with self.lock:
+            self.existing[region] = existing
         copied = aws_call(f"Cannot copy the AMI to {region}", ec2.copy_image, **args)["ImageId"]
         with self.lock:
             self.copies[region] = copied  # before any waiting: cleanup removes it
@@ -846,6 +934,10 @@ class StepAMIRegionCopy(AwsStep):
         # finished one loses only the intermediary image, now that its copy exists
         if "error" in state or state.get("cancelled"):
             targets = list(self.copies.items())
+            for region, existing in self.existing.items():
+                if region not in self.copies:  # asked for, and the answer lost?
+                    made = set(named_images(self.aws.ec2(region), self.config.ami_name))
+                    targets += [(region, image) for image in sorted(made - existing)]
         else:
             targets = [(self.aws.region, self.intermediary)] if self.intermediary else []
         problems = []
