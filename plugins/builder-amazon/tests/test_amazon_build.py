@@ -3,6 +3,7 @@ reached over SSH on a loopback sshd that accepts the key pair the emulator made.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -397,3 +398,100 @@ def test_template_functions_in_the_ami_name_as_packer_renders_them(
     found = image(ec2, "us-east-1", made)
     assert re.fullmatch(r"kiln \d{10} a-b", found["Name"]), found["Name"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", tags(found)["Day"])
+
+
+def test_run_options_reach_the_instance(
+    ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path
+) -> None:
+    client = ec2.client()
+    vpc = client.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
+    group = client.create_security_group(
+        GroupName="kiln-existing", Description="d", VpcId=vpc["VpcId"]
+    )["GroupId"]
+    (tmp_path / "user-data.sh").write_text("#!/bin/sh\necho hello\n")
+    before = ec2.resources()
+    folder = write(
+        tmp_path / "t",
+        source(
+            ec2,
+            any_key_sshd,
+            f"""
+            source_ami    = "ami-760aaa0f"
+            ami_name      = "kiln-options"
+            user_data_file = "{tmp_path / "user-data.sh"}"
+            ebs_optimized = true
+            run_tags        = {{ Purpose = "options" }}
+            run_volume_tags = {{ Disk = "root" }}
+            vpc_filter {{
+              filters = {{ is-default = "true" }}
+            }}
+            subnet_filter {{
+              filters   = {{ default-for-az = "true" }}
+              most_free = true
+            }}
+            security_group_filter {{
+              filters = {{ group-name = "kiln-existing" }}
+            }}
+            metadata_options {{
+              http_tokens = "required"
+            }}
+            launch_block_device_mappings {{
+              device_name           = "/dev/sda1"
+              volume_size           = 12
+              volume_type           = "gp3"
+              delete_on_termination = true
+            }}
+            """,
+        )
+        + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+    )
+    made = amis(ok(build(folder, ec2)))["us-east-1"]
+    instance = client.describe_instances(Filters=[{"Name": "tag:Purpose", "Values": ["options"]}])[
+        "Reservations"
+    ][0]["Instances"][0]
+    assert instance["State"]["Name"] == "terminated"
+    assert instance["SubnetId"].startswith("subnet-") and instance["VpcId"] == vpc["VpcId"]
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [group]
+    assert instance["EbsOptimized"] is True
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    assert tags(instance)["Name"] == "Packer Builder"
+    data = client.describe_instance_attribute(
+        InstanceId=instance["InstanceId"], Attribute="userData"
+    )
+    assert "hello" in base64.b64decode(data["UserData"]["Value"]).decode()
+    after = ec2.resources()
+    # the user's group stays; no temporary one was made; the volume went with the instance
+    assert after["security_groups"] == before["security_groups"]
+    assert after["volumes"] == before["volumes"]
+    assert after["images"] - before["images"] == {made}
+
+
+def test_the_artifact_destroys_its_amis(
+    ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path
+) -> None:
+    from kiln.sdk import Context
+    from kiln_plugin_amazon.access import AWS
+    from kiln_plugin_amazon.artifact import AmiArtifact
+    from kiln_plugin_amazon.config import AccessConfig
+
+    before = ec2.resources(REGIONS[:2])
+    folder = write(
+        tmp_path / "t",
+        source(
+            ec2,
+            any_key_sshd,
+            'source_ami = "ami-760aaa0f"\nami_name = "kiln-destroy"\nami_regions = ["us-west-2"]\n',
+        )
+        + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+    )
+    made = amis(ok(build(folder, ec2)))
+    access = AccessConfig(
+        region="us-east-1",
+        access_key="testing",
+        secret_key="testing",
+        custom_endpoint_ec2=ec2.endpoint,
+    )
+    artifact = AmiArtifact(made, AWS(access, Context()))
+    assert artifact.id == f"us-east-1:{made['us-east-1']},us-west-2:{made['us-west-2']}"
+    artifact.destroy()
+    assert ec2.resources(REGIONS[:2]) == before
