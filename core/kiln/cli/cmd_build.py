@@ -132,8 +132,10 @@ class _interrupts:
                 "==> Cleanup is in progress: kiln waits for it to finish so nothing is left behind."
             )
             return
-        self.output.error("==> Interrupt received: cancelling builds and cleaning up...")
+        # cancelled before saying so: a second signal arriving during the message (the
+        # handler can run again inside itself) then reads as the second one
         self.root.cancel()
+        self.output.error("==> Interrupt received: cancelling builds and cleaning up...")
 
     def __enter__(self) -> _interrupts:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -37,7 +37,9 @@ class Output:
         self.color = color and not machine
         self.timestamp = timestamp
         self.machine_readable = machine
-        self.lock = threading.Lock()
+        # re-entrant: a signal handler writes from the main thread, and a second Ctrl-C
+        # can arrive while the first one's message still holds the lock
+        self.lock = threading.RLock()
         self._builds = 0
 
     def for_build(self, name: str) -> BuildUi:
