@@ -138,16 +138,22 @@ def make_busybox_image(engine: DockerEngine, tag: str, *changes: str) -> str:
 
 
 def _wait_for_registry(
-    address: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 15
+    address: str, proc: subprocess.Popen[bytes], log: Path, login: bool, timeout: float = 15
 ) -> None:
+    """Wait until the registry answers ``/v2/``: 200, or with ``login`` a 401 that asks
+    for basic auth."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"docker-registry exited with {proc.returncode}: {log.read_text()}")
         try:
             with urllib.request.urlopen(f"http://{address}/v2/", timeout=1) as response:
-                if response.status == 200:
+                if response.status == 200 and not login:
                     return
+        except urllib.error.HTTPError as exc:
+            asks = "basic" in exc.headers.get("WWW-Authenticate", "").lower()
+            if login and exc.code == 401 and asks:
+                return
         except (OSError, urllib.error.URLError):
             pass
         time.sleep(0.05)
@@ -157,9 +163,9 @@ def _wait_for_registry(
 
 
 @contextmanager
-def running_registry(workdir: Path) -> Iterator[str]:
-    """Run a registry (no auth, no TLS) on a free 127.0.0.1 port, storing its blobs under
-    ``workdir``, until the block ends; yields its address ``127.0.0.1:PORT``."""
+def _registry(workdir: Path, auth: str = "") -> Iterator[str]:
+    """Run docker-registry on a free 127.0.0.1 port, blobs under ``workdir``, with the
+    ``auth:`` section ``auth`` (YAML) if any; yields ``127.0.0.1:PORT``."""
     if not os.path.exists(DOCKER_REGISTRY):
         raise RuntimeError("docker-registry is not installed: run scripts/bootstrap test")
     address = f"127.0.0.1:{free_port()}"
@@ -172,7 +178,7 @@ def running_registry(workdir: Path) -> Iterator[str]:
         "  filesystem:\n"
         f"    rootdirectory: {workdir / 'storage'}\n"
         "http:\n"
-        f"  addr: {address}\n"
+        f"  addr: {address}\n" + auth
     )
     log = workdir / "registry.log"
     with log.open("wb") as out:
@@ -183,10 +189,18 @@ def running_registry(workdir: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for_registry(address, proc, log)
+        _wait_for_registry(address, proc, log, login=bool(auth))
         yield address
     finally:
         stop_process(proc)
+
+
+@contextmanager
+def running_registry(workdir: Path) -> Iterator[str]:
+    """Run a registry (no auth, no TLS) on a free 127.0.0.1 port, storing its blobs under
+    ``workdir``, until the block ends; yields its address ``127.0.0.1:PORT``."""
+    with _registry(workdir) as address:
+        yield address
 
 
 @pytest.fixture(scope="session")
@@ -242,28 +256,6 @@ class AuthRegistry:
     password: str
 
 
-def _wait_for_auth_registry(
-    address: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 15
-) -> None:
-    """Wait until the registry answers, asking for basic auth (401 on ``/v2/``)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"docker-registry exited with {proc.returncode}: {log.read_text()}")
-        try:
-            urllib.request.urlopen(f"http://{address}/v2/", timeout=1).close()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 401 and "basic" in exc.headers.get("WWW-Authenticate", "").lower():
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(
-        f"docker-registry did not ask for a login on {address} within {timeout:g} s: "
-        f"{log.read_text()}"
-    )
-
-
 @contextmanager
 def running_auth_registry(
     workdir: Path, username: str = "kiln", password: str | None = None
@@ -271,42 +263,14 @@ def running_auth_registry(
     """Run a registry on a free 127.0.0.1 port (no TLS: the engine treats loopback
     registries as insecure) that lets only ``username`` with ``password`` (default: a
     fresh random one) push and pull, until the block ends."""
-    if not os.path.exists(DOCKER_REGISTRY):
-        raise RuntimeError("docker-registry is not installed: run scripts/bootstrap test")
     password = password or secrets.token_hex(16)
-    address = f"127.0.0.1:{free_port()}"
     htpasswd = workdir / "htpasswd"
     # the registry checks the hash on every request: the lowest cost keeps pushes fast
     hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
     htpasswd.write_text(f"{username}:{hashed}\n")
-    config = workdir / "registry.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n"
-        "  level: error\n"
-        "storage:\n"
-        "  filesystem:\n"
-        f"    rootdirectory: {workdir / 'storage'}\n"
-        "http:\n"
-        f"  addr: {address}\n"
-        "auth:\n"
-        "  htpasswd:\n"
-        "    realm: kiln-test\n"
-        f"    path: {htpasswd}\n"
-    )
-    log = workdir / "registry.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [DOCKER_REGISTRY, "serve", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_auth_registry(address, proc, log)
+    auth = f"auth:\n  htpasswd:\n    realm: kiln-test\n    path: {htpasswd}\n"
+    with _registry(workdir, auth) as address:
         yield AuthRegistry(address, username, password)
-    finally:
-        stop_process(proc)
 
 
 @pytest.fixture(scope="session")
