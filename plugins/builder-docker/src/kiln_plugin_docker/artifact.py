@@ -7,10 +7,12 @@ accept Packer's docker artifacts accept kiln's.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiln.sdk import Artifact
-from kiln_plugin_docker.driver import Driver
+
+if TYPE_CHECKING:  # the driver (subprocess, tempfile...) loads when a build runs
+    from kiln_plugin_docker.driver import Driver
 
 #: a committed or imported image (Packer's docker-import builder id)
 IMPORT_ID = "packer.post-processor.docker-import"

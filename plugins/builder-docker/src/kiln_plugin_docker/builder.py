@@ -23,16 +23,6 @@ from kiln.sdk import (
     option,
     run_steps,
 )
-from kiln_plugin_docker.artifact import ExportArtifact, ImageArtifact
-from kiln_plugin_docker.driver import Driver
-from kiln_plugin_docker.steps import (
-    StepCommit,
-    StepConnectDocker,
-    StepExport,
-    StepPull,
-    StepRun,
-    StepTempDir,
-)
 
 #: the instructions ``docker commit --change`` accepts
 CHANGE_INSTRUCTIONS = (
@@ -63,6 +53,12 @@ def check_changes(changes: list[str]) -> None:
             )
 
 
+class DockerPathConfig(Config):
+    """The docker command, for the builder and every docker post-processor."""
+
+    docker_path: str = option("docker", doc="The docker command.")
+
+
 class LoginConfig(Config):
     """Registry login options, shared with the docker-push post-processor."""
 
@@ -89,7 +85,7 @@ class LoginConfig(Config):
             )
 
 
-class DockerConfig(CommunicatorConfig, LoginConfig):
+class DockerConfig(CommunicatorConfig, LoginConfig, DockerPathConfig):
     communicator: str = option(
         "docker",
         doc='How to reach the container: `"docker"` (`docker exec` and `docker cp`), '
@@ -168,7 +164,6 @@ class DockerConfig(CommunicatorConfig, LoginConfig):
         "container. They are not saved in the image (use `changes` with `ENV` for that), "
         "and their values never appear on a command line.",
     )
-    docker_path: str = option("docker", doc="The docker command.")
 
 
 class DockerBuilder(Builder):
@@ -244,6 +239,18 @@ class DockerBuilder(Builder):
         return warnings
 
     def run(self, ui: Ui, hook: Hook) -> Artifact | None:
+        # the steps and the driver: imported when a build runs, never for validate
+        from kiln_plugin_docker.artifact import ExportArtifact, ImageArtifact
+        from kiln_plugin_docker.driver import Driver
+        from kiln_plugin_docker.steps import (
+            StepCommit,
+            StepConnectDocker,
+            StepExport,
+            StepPull,
+            StepRun,
+            StepTempDir,
+        )
+
         config = self.config
         driver = Driver(config.docker_path, self.ctx)
         state = StateBag(ui=ui, hook=hook, generated_data={})

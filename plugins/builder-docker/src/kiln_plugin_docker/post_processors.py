@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
 from kiln.sdk import (
     Artifact,
@@ -27,8 +28,15 @@ from kiln_plugin_docker.artifact import (
     TAG_ID,
     ImageArtifact,
 )
-from kiln_plugin_docker.builder import CHANGE_INSTRUCTIONS, LoginConfig, check_changes
-from kiln_plugin_docker.driver import Driver
+from kiln_plugin_docker.builder import (
+    CHANGE_INSTRUCTIONS,
+    DockerPathConfig,
+    LoginConfig,
+    check_changes,
+)
+
+if TYPE_CHECKING:  # the driver (subprocess, tempfile...) loads when a post-processor runs
+    from kiln_plugin_docker.driver import Driver
 
 #: what docker push says about the manifest it pushed
 DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
@@ -57,7 +65,18 @@ def _generated(artifact: Artifact) -> dict[str, object]:
     return dict(artifact.state.get("generated_data") or {})
 
 
-class ImportConfig(Config):
+class DockerPostProcessor(PostProcessor):
+    """What the docker post-processors share: the docker command their options name."""
+
+    config: DockerPathConfig
+
+    def driver(self) -> Driver:
+        from kiln_plugin_docker.driver import Driver
+
+        return Driver(self.config.docker_path, self.ctx)
+
+
+class ImportConfig(DockerPathConfig):
     repository: str = option(required=True, doc="The repository of the imported image.")
     tag: str = option("", doc="The tag of the imported image (empty: `latest`).")
     changes: list[str] = option(
@@ -65,10 +84,9 @@ class ImportConfig(Config):
         doc="Dockerfile instructions applied to the image: " + ", ".join(CHANGE_INSTRUCTIONS) + ".",
     )
     platform: str = option("", doc="The platform of the image, e.g. `linux/amd64`.")
-    docker_path: str = option("docker", doc="The docker command.")
 
 
-class DockerImport(PostProcessor):
+class DockerImport(DockerPostProcessor):
     """Imports a container export (or an artifice file) as an image: `repository:tag`."""
 
     config_class = ImportConfig
@@ -102,7 +120,7 @@ class DockerImport(PostProcessor):
             args += ["--platform", config.platform]
         ui.say(f"Importing image: {artifact.files[0]}")
         ui.message(f"Repository: {reference}")
-        driver = Driver(config.docker_path, self.ctx)
+        driver = self.driver()
         try:
             source = os.open(artifact.files[0], os.O_RDONLY)
         except OSError as exc:
@@ -113,7 +131,7 @@ class DockerImport(PostProcessor):
         return ImageArtifact(driver, reference, state=state), False, False
 
 
-class TagConfig(Config):
+class TagConfig(DockerPathConfig):
     repository: str = option(required=True, doc="The repository to tag the image into.")
     tags: list[str] = option(
         default_factory=list, doc="The tags to give the image (empty: `latest`)."
@@ -125,10 +143,9 @@ class TagConfig(Config):
     force: bool = option(
         False, doc="Accepted for Packer compatibility: docker tag always moves a tag now."
     )
-    docker_path: str = option("docker", doc="The docker command.")
 
 
-class DockerTag(PostProcessor):
+class DockerTag(DockerPostProcessor):
     """Tags an image as `repository:tag` for each tag; the image is always kept."""
 
     config_class = TagConfig
@@ -147,7 +164,7 @@ class DockerTag(PostProcessor):
         config = self.config
         tags = [*config.tags, *config.tag]  # both, as Packer does
         references = [f"{config.repository}:{tag}" for tag in tags] or [config.repository]
-        driver = Driver(config.docker_path, self.ctx)
+        driver = self.driver()
         ui.say(f"Tagging image: {artifact.id}")
         for reference in references:
             ui.message(f"Repository: {reference}")
@@ -157,11 +174,11 @@ class DockerTag(PostProcessor):
         return tagged, True, True  # the image stays: its tags point at it
 
 
-class PushConfig(LoginConfig):
-    docker_path: str = option("docker", doc="The docker command.")
+class PushConfig(LoginConfig, DockerPathConfig):
+    pass
 
 
-class DockerPush(PostProcessor):
+class DockerPush(DockerPostProcessor):
     """Pushes an image under every tag it was given, and records the pushed digest."""
 
     config_class = PushConfig
@@ -183,7 +200,7 @@ class DockerPush(PostProcessor):
                 "post-processor before docker-push in the chain."
             )
         config = self.config
-        driver = Driver(config.docker_path, self.ctx)
+        driver = self.driver()
         digest = ""
         try:
             if config.login:
@@ -205,16 +222,15 @@ class DockerPush(PostProcessor):
         return pushed, True, False
 
 
-class SaveConfig(Config):
+class SaveConfig(DockerPathConfig):
     path: str = option(
         required=True,
         doc="The tar file to save the image to. Missing folders are created; the file "
         "appears only once it is complete.",
     )
-    docker_path: str = option("docker", doc="The docker command.")
 
 
-class DockerSave(PostProcessor):
+class DockerSave(DockerPostProcessor):
     """Saves an image, with its tags and layers, to a tar file (`docker save`)."""
 
     config_class = SaveConfig
@@ -228,7 +244,7 @@ class DockerSave(PostProcessor):
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact, bool, bool]:
         _images("docker-save", artifact)
-        driver = Driver(self.config.docker_path, self.ctx)
+        driver = self.driver()
         ui.say(f"Saving image {artifact.id} to {self.config.path}")
         with atomic_file(self.config.path) as f:
             driver.save_output(f, "save", artifact.id)
