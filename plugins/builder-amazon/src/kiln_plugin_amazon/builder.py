@@ -43,6 +43,7 @@ class EbsBuilder(Builder):
 
     config_class = EbsConfig
     config: EbsConfig
+    #: the build data tags, ami_description... may name as {{.Name}} (the steps fill it)
     generated = (
         "SourceAMI",
         "SourceAMIName",

@@ -37,15 +37,6 @@ from kiln_plugin_amazon.access import (
 from kiln_plugin_amazon.config import EbsConfig
 from kiln_plugin_amazon.images import find_image, remove_image, snapshot_ids
 
-#: the build data ``tags``, ``ami_description``... may name as ``{{.Name}}``
-GENERATED = (
-    "SourceAMI",
-    "SourceAMIName",
-    "SourceAMIOwner",
-    "SourceAMIOwnerName",
-    "SourceAMICreationDate",
-    "BuildRegion",
-)
 #: minutes Packer waits by default
 INSTANCE_MINUTES = 10
 AMI_MINUTES = 60
