@@ -320,9 +320,7 @@ class SSHCommunicator(Communicator):
     def upload_dir(
         self, dst: str, src: str, exclude: Sequence[str] = (), ctx: Context | None = None
     ) -> None:
-        if not os.path.isdir(src):
-            raise CommunicatorError(f"cannot upload {src}: it is not a folder.")
-        entries = list(tarstream.walk(src, exclude))
+        entries = tarstream.upload_entries(src, exclude)
         quoted = shlex.quote(dst)
         command = f"mkdir -p {quoted} && tar -x -o -f - -C {quoted}"
         with TransferMeter(self.ui, f"Uploading {src}", ctx) as meter:

@@ -17,6 +17,8 @@ import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO, Protocol, cast
 
+from kiln.sdk.communicator import CommunicatorError
+
 #: the tar stream is written to the channel in pieces of this size
 BLOCK = 256 * 1024
 
@@ -55,6 +57,14 @@ def walk(src: str, exclude: Sequence[str]) -> Iterator[tuple[str, str, os.stat_r
                 yield from scan(entry.path, rel + "/")
 
     yield from scan(root, "")
+
+
+def upload_entries(src: str, exclude: Sequence[str]) -> list[tuple[str, str, os.stat_result]]:
+    """What an upload of the folder ``src`` sends (see :func:`walk`); a
+    :class:`CommunicatorError` when ``src`` is not a folder."""
+    if not os.path.isdir(src):
+        raise CommunicatorError(f"cannot upload {src}: it is not a folder.")
+    return list(walk(src, exclude))
 
 
 def archive_size(entries: Sequence[tuple[str, str, os.stat_result]]) -> int:

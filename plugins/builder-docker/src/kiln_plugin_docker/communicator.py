@@ -181,9 +181,7 @@ class DockerCommunicator(Communicator):
     def upload_dir(
         self, dst: str, src: str, exclude: Sequence[str] = (), ctx: Context | None = None
     ) -> None:
-        if not os.path.isdir(src):
-            raise CommunicatorError(f"cannot upload {src}: it is not a folder.")
-        entries = list(tarstream.walk(src, exclude))
+        entries = tarstream.upload_entries(src, exclude)
         owner = self._upload_owner(ctx)
         with TransferMeter(self.ui, f"Uploading {src}", ctx) as meter:
             meter.start(tarstream.archive_size(entries))
