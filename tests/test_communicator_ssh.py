@@ -40,6 +40,7 @@ from kiln.sdk import (
     StepConnect,
     StepTemporaryKeyPair,
 )
+from kiln.testing import run_command
 from kiln.testing.mocks import MockCommunicator, MockUi
 from tests.sshd import SSHServer, free_port, running_sshd
 
@@ -69,25 +70,12 @@ def comm(sshd: SSHServer) -> Iterator[SSHCommunicator]:
     comm.close()
 
 
-def run(comm: Any, command: str, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
-    out, err = bytearray(), bytearray()
-    cmd = RemoteCmd(
-        command,
-        stdin=io.BytesIO(stdin) if stdin is not None else None,
-        stdout=out.extend,
-        stderr=err.extend,
-    )
-    status = comm.start(cmd)
-    assert cmd.exit_status == status
-    return status, bytes(out), bytes(err)
-
-
 # -- commands ---------------------------------------------------------------------------
 
 
 def test_exit_status_and_separate_streams(comm: SSHCommunicator) -> None:
-    assert run(comm, "echo out; echo err >&2; exit 3") == (3, b"out\n", b"err\n")
-    assert run(comm, "true")[0] == 0
+    assert run_command(comm, "echo out; echo err >&2; exit 3") == (3, b"out\n", b"err\n")
+    assert run_command(comm, "true")[0] == 0
 
 
 def test_output_is_streamed_while_the_command_runs(comm: SSHCommunicator) -> None:
@@ -105,16 +93,16 @@ def test_output_is_streamed_while_the_command_runs(comm: SSHCommunicator) -> Non
 
 def test_stdin_reaches_the_command(comm: SSHCommunicator) -> None:
     data = os.urandom(1 << 20)
-    status, out, _ = run(comm, "sha256sum", stdin=data)
+    status, out, _ = run_command(comm, "sha256sum", stdin=data)
     assert status == 0 and out.split()[0].decode() == hashlib.sha256(data).hexdigest()
-    assert run(comm, "cat")[1] == b""  # no stdin: the command reads an empty input
+    assert run_command(comm, "cat")[1] == b""  # no stdin: the command reads an empty input
 
 
 def test_pty(sshd: SSHServer, comm: SSHCommunicator) -> None:
-    assert run(comm, "test -t 1")[0] == 1
+    assert run_command(comm, "test -t 1")[0] == 1
     with_pty = connected(sshd, ssh_pty=True)
     try:
-        status, out, err = run(with_pty, "test -t 1 && echo tty; echo err >&2")
+        status, out, err = run_command(with_pty, "test -t 1 && echo tty; echo err >&2")
         assert status == 0
         assert b"tty" in out and b"err" in out and err == b""  # a pty merges the streams
     finally:
@@ -128,7 +116,7 @@ def test_cancel_stops_a_long_command(sshd: SSHServer, comm: SSHCommunicator) -> 
     with pytest.raises(Cancelled):
         comm.start(RemoteCmd("sleep 10"), ctx)
     assert time.monotonic() - start < 2
-    assert run(comm, "echo still usable")[1] == b"still usable\n"
+    assert run_command(comm, "echo still usable")[1] == b"still usable\n"
 
 
 def test_cancel_ends_the_remote_command_with_a_pty(sshd: SSHServer) -> None:
@@ -150,8 +138,8 @@ def test_dropped_connection_is_reported_then_reconnected(sshd: SSHServer) -> Non
     comm = connected(sshd)
     try:
         # kill the sshd process serving this connection: the machine "rebooted"
-        assert run(comm, "kill $PPID; sleep 5")[0] == DISCONNECTED
-        assert run(comm, "echo back")[1] == b"back\n"
+        assert run_command(comm, "kill $PPID; sleep 5")[0] == DISCONNECTED
+        assert run_command(comm, "echo back")[1] == b"back\n"
     finally:
         comm.close()
 
@@ -209,7 +197,7 @@ def test_file_errors_say_what_went_wrong(comm: SSHCommunicator, tmp_path: Path) 
         comm.upload(str(tmp_path / "nodir" / "x"), io.BytesIO(b"x"))
     with pytest.raises(CommunicatorError, match="it is a folder, not a file"):
         comm.download(str(tmp_path), io.BytesIO())
-    assert run(comm, "true")[0] == 0  # the connection survives
+    assert run_command(comm, "true")[0] == 0  # the connection survives
 
 
 def test_scp_transfer_method(sshd: SSHServer, tmp_path: Path) -> None:
@@ -391,7 +379,7 @@ def test_bastion(sshd: SSHServer, tmp_path: Path) -> None:
         ssh_bastion_private_key_file=sshd.private_key_file,
     )
     try:
-        assert run(comm, "echo via bastion") == (0, b"via bastion\n", b"")
+        assert run_command(comm, "echo via bastion") == (0, b"via bastion\n", b"")
         comm.upload(str(tmp_path / "b"), io.BytesIO(b"through"))
         assert (tmp_path / "b").read_bytes() == b"through"
     finally:
@@ -446,7 +434,7 @@ def test_agent_auth(sshd: SSHServer, tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert added.returncode == 0, added.stderr
         monkeypatch.setenv("SSH_AUTH_SOCK", sock)
         comm = connected(sshd, ssh_private_key_file="", ssh_agent_auth=True)
-        assert run(comm, "echo agent")[1] == b"agent\n"
+        assert run_command(comm, "echo agent")[1] == b"agent\n"
         comm.close()
     finally:
         agent.terminate()
@@ -469,7 +457,7 @@ def test_pem_keys_log_in(sshd: SSHServer, tmp_path: Path, kind: str, args: list[
     comm = connected(sshd, ssh_private_key_file=str(key))
     try:
         assert comm.info.ssh_public_key.startswith(("ssh-rsa ", "ecdsa-sha2-nistp256 "))
-        assert run(comm, "true")[0] == 0
+        assert run_command(comm, "true")[0] == 0
     finally:
         comm.close()
 
@@ -496,7 +484,7 @@ def test_secrets_are_not_logged(
     comm = SSHCommunicator(config, private_key=pair.private_key, public_key=pair.public_key)
     comm.connect()
     try:
-        run(comm, "true")
+        run_command(comm, "true")
         assert comm.info.ssh_private_key == pair.private_key
     finally:
         comm.close()
@@ -551,7 +539,7 @@ def test_steps_connect_with_a_temporary_key(sshd: SSHServer) -> None:
     ]
     assert comm.info.ssh_private_key == state["ssh_private_key"]
     assert comm.info.ssh_public_key == state["ssh_public_key"]
-    assert run(comm, "echo hi")[1] == b"hi\n"
+    assert run_command(comm, "echo hi")[1] == b"hi\n"
     step.cleanup(state)
     with pytest.raises(CommunicatorError, match="not connected"):
         comm.start(RemoteCmd("true"))
@@ -625,8 +613,8 @@ def test_validate_accepts_good_settings(sshd: SSHServer) -> None:
 
 def test_local_commands() -> None:
     local = LocalCommunicator()
-    assert run(local, "echo out; echo err >&2; exit 4") == (4, b"out\n", b"err\n")
-    assert run(local, "tr a-z A-Z", stdin=b"hello") == (0, b"HELLO", b"")
+    assert run_command(local, "echo out; echo err >&2; exit 4") == (4, b"out\n", b"err\n")
+    assert run_command(local, "tr a-z A-Z", stdin=b"hello") == (0, b"HELLO", b"")
     ctx = Context()
     threading.Timer(0.2, ctx.cancel).start()
     start = time.monotonic()
@@ -677,7 +665,7 @@ def test_password_login(password_sshd: tuple[SSHServer, str]) -> None:
         server, ssh_username=PASSWORD_USER, ssh_password=password, ssh_private_key_file=""
     )
     try:
-        status, out, _ = run(comm, "id -un")
+        status, out, _ = run_command(comm, "id -un")
         assert (status, out.strip()) == (0, PASSWORD_USER.encode())
         assert comm.info.password == password
     finally:

@@ -13,8 +13,16 @@ it offers the fixtures ``kiln_plugin_manager`` and ``register_plugin``::
         assert ui.says == ["hello"]
 """
 
+from kiln.testing.commands import run_command
 from kiln.testing.components import configure
 from kiln.testing.mocks import MockCommunicator, MockUi, Reply
 from kiln.testing.reference import check_reference_pages
 
-__all__ = ["MockCommunicator", "MockUi", "Reply", "check_reference_pages", "configure"]
+__all__ = [
+    "MockCommunicator",
+    "MockUi",
+    "Reply",
+    "check_reference_pages",
+    "configure",
+    "run_command",
+]

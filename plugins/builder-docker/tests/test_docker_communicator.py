@@ -15,20 +15,13 @@ from tests.dockerd import DockerEngine
 
 from kiln.sdk import CommunicatorError, Context, RemoteCmd
 from kiln.sdk.context import Cancelled
+from kiln.testing import run_command
 from kiln_plugin_docker.communicator import DockerCommunicator
 from kiln_plugin_docker.driver import Driver
 
 
 def run(comm: DockerCommunicator, command: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-    out, err = bytearray(), bytearray()
-    cmd = RemoteCmd(
-        command,
-        stdin=io.BytesIO(stdin) if stdin is not None else None,
-        stdout=out.extend,
-        stderr=err.extend,
-    )
-    status = comm.start(cmd)
-    assert cmd.exit_status == status
+    status, out, err = run_command(comm, command, stdin)
     return status, out.decode(), err.decode()
 
 
