@@ -10,7 +10,7 @@ import pytest
 
 from kiln.plugins.hookspec import KilnSpecs
 from kiln.plugins.manager import make_manager
-from kiln.plugins.reference import pages
+from kiln.testing import check_reference_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = sorted(name for name, _ in inspect.getmembers(KilnSpecs, inspect.isfunction))
@@ -42,18 +42,7 @@ def test_every_hook_has_a_documentation_section(hook: str) -> None:
 
 
 def test_the_component_reference_in_docs_is_current() -> None:
-    folder = ROOT / "docs" / "components"
-    expected = pages(make_manager(), "kiln")
-    stale = [
-        name
-        for name, text in expected.items()
-        if not (folder / name).is_file() or (folder / name).read_text() != text
-    ]
-    extra = sorted({p.name for p in folder.glob("*.md")} - set(expected))
-    assert not stale and not extra, (
-        f"docs/components is out of date (stale: {stale}, extra: {extra}); run "
-        "'.venv/bin/python -m kiln.plugins.reference docs/components kiln'"
-    )
+    check_reference_pages(ROOT / "docs" / "components", "kiln")
 
 
 def test_every_option_of_every_builtin_component_is_documented() -> None:
