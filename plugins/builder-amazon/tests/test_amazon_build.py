@@ -40,6 +40,12 @@ source "amazon-ebs" "{name}" {{
 """
 
 
+def build_block(body: str = "") -> str:
+    """The build of the one source ``source()`` writes, with ``body`` in it."""
+    inside = f"  {body}\n" if body else ""
+    return f'build {{\n  sources = ["source.amazon-ebs.web"]\n{inside}}}\n'
+
+
 def build(
     folder: Path, ec2: EC2Emulator, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -173,7 +179,7 @@ def test_encrypted_copies_go_through_an_intermediary_that_is_removed(
             region_kms_key_ids = { us-west-2 = "alias/west", us-east-1 = "alias/east" }
             """,
         )
-        + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+        + build_block(),
     )
     out = ok(build(folder, ec2))
     assert "Creating AMI kiln-intermediary-" in out
@@ -193,7 +199,7 @@ def test_an_ami_name_in_use_fails_unless_forced(
     body = 'source_ami = "ami-760aaa0f"\nami_name = "kiln-taken"\nforce_delete_snapshot = true\n'
     folder = write(
         tmp_path / "t",
-        source(ec2, any_key_sshd, body) + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+        source(ec2, any_key_sshd, body) + build_block(),
     )
     first = amis(ok(build(folder, ec2)))["us-east-1"]
     old_snapshots = ec2.resources()["snapshots"]
@@ -231,7 +237,7 @@ data "amazon-ami" "base" {{
             'source_ami = data.amazon-ami.base.id\nami_name = "kiln-from-data"\n'
             "tags = { From = data.amazon-ami.base.name }\n",
         )
-        + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+        + build_block(),
     )
     out = ok(build(folder, ec2))
     assert f"Found Image ID: {expected['ImageId']}" in out
@@ -250,7 +256,7 @@ def test_a_spot_instance_through_a_launch_template_and_a_fleet(
             any_key_sshd,
             'source_ami = "ami-760aaa0f"\nami_name = "kiln-spot"\nspot_price = "auto"\n',
         ).replace('instance_type              = "t3.micro"', "")
-        + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+        + build_block(),
     )
     text = (folder / "build.pkr.hcl").read_text()
     (folder / "build.pkr.hcl").write_text(
@@ -279,7 +285,7 @@ def test_skip_create_ami_has_no_artifact_and_leaves_nothing(
             any_key_sshd,
             'source_ami = "ami-760aaa0f"\nami_name = "kiln-skip"\nskip_create_ami = true\n',
         )
-        + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+        + build_block(),
     )
     out = ok(build(folder, ec2))
     assert "AMIs were created" not in out
@@ -293,8 +299,7 @@ def test_a_failing_provisioner_leaves_nothing(
     folder = write(
         tmp_path / "t",
         source(ec2, any_key_sshd, 'source_ami = "ami-760aaa0f"\nami_name = "kiln-fails"\n')
-        + 'build {\n  sources = ["source.amazon-ebs.web"]\n'
-        '  provisioner "shell" { inline = ["exit 3"] }\n}\n',
+        + build_block('provisioner "shell" { inline = ["exit 3"] }'),
     )
     result = build(folder, ec2, env={"KILN_LOG": "1"})  # the debug log, on stderr
     assert result.returncode == 1
@@ -326,8 +331,7 @@ def test_every_temporary_resource_carries_the_run(
     folder = write(
         tmp_path / "t",
         source(ec2, any_key_sshd, 'source_ami = "ami-760aaa0f"\nami_name = "kiln-tagged"\n')
-        + 'build {\n  sources = ["source.amazon-ebs.web"]\n'
-        f'  provisioner "shell-local" {{ inline = ["{_python()} {script}"] }}\n}}\n',
+        + build_block(f'provisioner "shell-local" {{ inline = ["{_python()} {script}"] }}'),
     )
     out = ok(build(folder, ec2))
     counts = json.loads(
@@ -371,7 +375,7 @@ def test_configuration_errors(
 ) -> None:
     folder = write(
         tmp_path / "t",
-        source(ec2, any_key_sshd, body) + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+        source(ec2, any_key_sshd, body) + build_block(),
     )
     result = run_kiln("validate", str(folder), env=ec2.env(), cwd=folder)
     assert result.returncode == 1
@@ -392,7 +396,7 @@ def test_template_functions_in_the_ami_name_as_packer_renders_them(
             'ami_name = "kiln {{timestamp}} {{clean_resource_name \\"a:b\\"}}"\n'
             'tags = { Day = "{{isotime \\"2006-01-02\\"}}" }\n',
         )
-        + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+        + build_block(),
     )
     made = amis(ok(build(folder, ec2)))["us-east-1"]
     found = image(ec2, "us-east-1", made)
@@ -443,7 +447,7 @@ def test_run_options_reach_the_instance(
             }}
             """,
         )
-        + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+        + build_block(),
     )
     made = amis(ok(build(folder, ec2)))["us-east-1"]
     instance = client.describe_instances(Filters=[{"Name": "tag:Purpose", "Values": ["options"]}])[
@@ -482,7 +486,7 @@ def test_the_artifact_destroys_its_amis(
             any_key_sshd,
             'source_ami = "ami-760aaa0f"\nami_name = "kiln-destroy"\nami_regions = ["us-west-2"]\n',
         )
-        + 'build {\n  sources = ["source.amazon-ebs.web"]\n}\n',
+        + build_block(),
     )
     made = amis(ok(build(folder, ec2)))
     access = AccessConfig(

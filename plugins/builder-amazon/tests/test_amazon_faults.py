@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from test_amazon_build import REGIONS, SECRET, build, source, write
+from test_amazon_build import REGIONS, SECRET, build, build_block, source, write
 from tests.conftest import KILN
 from tests.ec2 import EC2Emulator
 from tests.sshd import SSHServer
@@ -185,7 +185,7 @@ def template(
         value = value.replace("CLOSED_PORT", str(closed_port()))
         text, count = re.subn(rf"(?m)^(\s*{name}\s*=).*$", rf"\g<1> {value}", text)
         assert count == 1, name
-    return text + f'build {{\n  sources = ["source.amazon-ebs.web"]\n  {provisioner}\n}}\n'
+    return text + build_block(provisioner)
 
 
 def environment(log: Path, **settings: str) -> dict[str, str]:
