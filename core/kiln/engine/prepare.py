@@ -92,7 +92,7 @@ def prepare_builds(
             template_dir=template.root,
         )
         names = spec.component.generated + _chain_generated(planned, pm, except_)
-        scope = planned_scope(template, planned, builder_generated=names)
+        scope = planned_scope(template, planned, declared=names)
         body: Body | MergedBody = source.body
         if planned.source.overrides is not None:
             body = MergedBody(source.body, planned.source.overrides)
@@ -199,17 +199,17 @@ def planned_scope(
     template: Template,
     planned: PlannedBuild,
     generated: dict[str, Any] | None = None,
-    builder_generated: tuple[str, ...] = (),
+    declared: tuple[str, ...] = (),
 ) -> Scope:
     """What a component of ``planned`` sees; ``build.*`` unknown until ``generated``
-    (``builder_generated`` names what the builder adds to the common keys)."""
+    (``declared``: the names the build's builder and post-processors add)."""
     return build_scope(
         template,
         planned.source.type,
         planned.source_name,
         planned.build.name,
         generated,
-        builder_generated,
+        declared,
     )
 
 

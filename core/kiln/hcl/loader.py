@@ -1087,15 +1087,15 @@ def build_scope(
     source_name: str,
     build_name: str = "",
     generated: dict[str, Any] | None = None,
-    builder_generated: tuple[str, ...] = (),
+    declared: tuple[str, ...] = (),
 ) -> Scope:
     """The scope of a component inside a build: ``source.*`` and ``build.*`` included.
 
     Before the build runs, ``generated`` is None and the build's generated values are
-    unknown: the common ones, and the ones the builder declares (``builder_generated``,
-    such as docker's ``ImageSha256``).
+    unknown: the common ones, and the ones the build's components declare (``declared``:
+    docker's ``ImageSha256``, docker-push's ``Digest``...).
     """
-    build_values: dict[str, Any] = {key: UNKNOWN for key in (*BUILD_GENERATED, *builder_generated)}
+    build_values: dict[str, Any] = {key: UNKNOWN for key in (*BUILD_GENERATED, *declared)}
     build_values["name"] = build_name
     if generated is not None:
         build_values.update(generated)

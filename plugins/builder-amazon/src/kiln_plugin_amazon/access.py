@@ -19,7 +19,7 @@ import botocore.exceptions
 import botocore.parsers
 import botocore.session
 
-from kiln.sdk import BuildError, Cancelled, Context
+from kiln.sdk import BuildError, Context
 from kiln.sdk.config import format_duration
 from kiln_plugin_amazon.config import AccessConfig
 
@@ -208,7 +208,6 @@ __all__ = [
     "AWS_ERRORS",
     "BUILD_TAG",
     "RUN_TAG",
-    "Cancelled",
     "ClientError",
     "Polling",
     "error_code",
