@@ -13,15 +13,13 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from common import BenchError, Benchmark, Options, Row
+from common import BenchError, Benchmark, Options, Row, median_times
 from tests.sshd import SSHServer, running_sshd
 
 from kiln.communicator.ssh import SSHCommunicator
@@ -83,25 +81,6 @@ def _run_scp(argv: list[str]) -> None:
         raise BenchError(f"`{' '.join(argv)}` exited {proc.returncode}: {proc.stderr.strip()}")
 
 
-def _medians(
-    kiln: Callable[[], None],
-    reference: Callable[[], None],
-    options: Options,
-    reset: Callable[[], None],
-) -> tuple[float, float]:
-    """Median seconds of each, taking turns after the warm-up rounds; ``reset`` runs
-    untimed before every run."""
-    samples: tuple[list[float], list[float]] = ([], [])
-    for round_ in range(options.warmup + max(1, options.repetitions)):
-        for work, times in zip((kiln, reference), samples, strict=True):
-            reset()
-            start = time.perf_counter()
-            work()
-            if round_ >= options.warmup:
-                times.append(time.perf_counter() - start)
-    return statistics.median(samples[0]), statistics.median(samples[1])
-
-
 def _throughput(row: Row) -> None:
     row.notes.append(
         f"kiln {BIG / row.kiln / 2**20:.0f} MiB/s, "
@@ -124,7 +103,7 @@ def upload_file(options: Options) -> list[Row]:
         def scp() -> None:
             _run_scp(_scp(server, str(src), _remote(server, dst)))
 
-        kiln_time, scp_time = _medians(kiln, scp, options, lambda: _clear(dst))
+        kiln_time, scp_time = median_times([kiln, scp], options, lambda: _clear(dst))
         if dst.stat().st_size != BIG:
             raise BenchError("the uploaded file has the wrong size")
     row = Row("upload 512 MiB file (vs scp)", kiln_time, scp_time, FILE_TARGET)
@@ -147,7 +126,7 @@ def download_file(options: Options) -> list[Row]:
         def scp() -> None:
             _run_scp(_scp(server, _remote(server, src), str(dst)))
 
-        kiln_time, scp_time = _medians(kiln, scp, options, lambda: _clear(dst))
+        kiln_time, scp_time = median_times([kiln, scp], options, lambda: _clear(dst))
         if dst.stat().st_size != BIG:
             raise BenchError("the downloaded file has the wrong size")
     row = Row("download 512 MiB file (vs scp)", kiln_time, scp_time, FILE_TARGET)
@@ -173,7 +152,7 @@ def upload_folder(options: Options) -> list[Row]:
         def scp() -> None:
             _run_scp(_scp(server, "-r", str(src), _remote(server, dst)))
 
-        kiln_time, scp_time = _medians(kiln, scp, options, reset)
+        kiln_time, scp_time = median_times([kiln, scp], options, reset)
         copied = sum(len(files) for _, _, files in os.walk(dst / "site"))
         if copied != SMALL_FILES:
             raise BenchError(f"the upload made {copied} files, not {SMALL_FILES}")
