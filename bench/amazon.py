@@ -29,11 +29,10 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import os
 import tempfile
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from common import (
     Benchmark,
     Options,
     Row,
+    environment,
     kiln_command,
     median_wall_times,
     packer_command,
@@ -127,21 +127,6 @@ def _bed() -> Iterator[_Bed]:
             raise BenchError(f"{exc}: run scripts/bootstrap test (moto, boto3)") from None
         except RuntimeError as exc:  # sshd is missing or did not start
             raise BenchError(str(exc)) from None
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """This process's environment is exactly ``values`` in the block. ``run_checked``
-    puts a command's ``env`` on top of this process's environment, which would bring
-    back the host's AWS variables that ``EC2Emulator.env`` drops."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 class _RemoveBuilt:
@@ -238,7 +223,8 @@ def amazon_ebs_build(options: Options) -> list[Row]:
         env = bed.emulator.env()
         commands = [[*kiln_argv, str(bed.template)], [*packer_argv, str(bed.template)]]
         reset = _RemoveBuilt(bed)
-        with _environment(env):
+        # exactly: the host's AWS variables, which EC2Emulator.env drops, stay out
+        with environment(env, exactly=True):
             kiln, packer = median_wall_times(commands, options, cwd=bed.folder, reset=reset)
             recorder = _Recorder(bed.emulator.endpoint, bed.folder / "recording.jsonl")
             calls = []

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +102,27 @@ def packer_command() -> list[str]:
     if packer is None:
         raise BenchError("packer is not installed: run scripts/bootstrap (it installs 1.6.6)")
     return [packer]
+
+
+@contextmanager
+def environment(
+    values: Mapping[str, str], *, exactly: bool = False, drop: Sequence[str] = ()
+) -> Iterator[None]:
+    """This process's environment with ``values`` in the block (only them, with
+    ``exactly``; without the variables ``drop`` names), restored after it. For code run
+    in this process, and for ``run_checked``, which puts a command's ``env`` on top of
+    this process's environment."""
+    saved = dict(os.environ)
+    if exactly:
+        os.environ.clear()
+    for name in drop:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def run_checked(

@@ -27,7 +27,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from common import (
     Benchmark,
     Options,
     Row,
+    environment,
     kiln_command,
     median_times,
     median_wall_times,
@@ -187,20 +188,6 @@ def docker_build_parallel(options: Options) -> list[Row]:
     return [row]
 
 
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """This process's environment with ``values`` (and no DOCKER_CONTEXT) in the block:
-    the docker driver hands its own environment to the CLI."""
-    saved = dict(os.environ)
-    os.environ.pop("DOCKER_CONTEXT", None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def docker_upload(options: Options) -> list[Row]:
     try:
         from kiln_plugin_docker.communicator import DockerCommunicator
@@ -238,7 +225,8 @@ def docker_upload(options: Options) -> list[Row]:
                 if proc.returncode != 0:
                     raise BenchError(f"`{' '.join(cp)}` exited {proc.returncode}: {proc.stderr}")
 
-            with _environment({"DOCKER_HOST": engine.host}):
+            # the docker driver hands this environment to the CLI
+            with environment({"DOCKER_HOST": engine.host}, drop=["DOCKER_CONTEXT"]):
                 kiln_time, cp_time = median_times([kiln, docker_cp], options, reset)
             reset()  # checks the last run too
             runs = 2 * (options.warmup + max(1, options.repetitions))
