@@ -39,6 +39,7 @@ from kiln.sdk.placeholders import interpolate, render_functions
 from kiln.sdk.process import run_process
 from kiln.sdk.steps import StepCleanupTempKeys, StepConnect, StepTemporaryKeyPair
 from kiln.sdk.ui import Progress, Ui
+from kiln.ui.redact import redact_text
 
 __all__ = [
     "DISCONNECTED",
@@ -83,6 +84,7 @@ __all__ = [
     "hookimpl",
     "interpolate",
     "option",
+    "redact_text",
     "render_functions",
     "run_process",
     "run_steps",
