@@ -3,7 +3,8 @@
 ``docker_engine`` (a session fixture) runs Debian's dockerd with everything under a
 throwaway folder (``scripts/docker-engine``): no bridge, no iptables rules, so it never
 meets another engine on the machine. Nothing is pulled from the internet: images are made
-locally (``busybox_image``, ``busybox_entrypoint_image``, ``scripts/make-busybox-image``).
+locally (``busybox_image``, ``busybox_entrypoint_image``, ``scripts/make-busybox-image``;
+``debian_image``, Debian with python3 and ansible-core, ``scripts/make-debian-image``).
 ``docker_registry`` is Debian's docker-registry on a free 127.0.0.1 port; the engine
 treats 127.0.0.0/8 registries as insecure, so push and pull need no TLS.
 ``docker_auth_registry`` is another that wants a login (htpasswd, one user).
@@ -34,6 +35,7 @@ from tests.sshd import free_port, stop_process
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 DOCKER_ENGINE = SCRIPTS / "docker-engine"
 MAKE_BUSYBOX_IMAGE = SCRIPTS / "make-busybox-image"
+MAKE_DEBIAN_IMAGE = SCRIPTS / "make-debian-image"
 DOCKER_REGISTRY = "/usr/bin/docker-registry"
 
 #: the longest unix socket path the engine makes under its folder, and the limit on it
@@ -43,6 +45,7 @@ MAX_SOCKET_CHARS = 100
 
 BUSYBOX_TAG = "local/busybox:test"
 BUSYBOX_ENTRYPOINT_TAG = "local/busybox:entrypoint"
+DEBIAN_TAG = "local/debian-ansible:test"
 
 
 @dataclass(frozen=True)
@@ -122,19 +125,34 @@ def running_dockerd(workdir: Path) -> Iterator[DockerEngine]:
         subprocess.run([str(DOCKER_ENGINE), "stop", str(root)], timeout=90, check=False)
 
 
-def make_busybox_image(engine: DockerEngine, tag: str, *changes: str) -> str:
-    """Import a minimal busybox image as ``tag`` into ``engine``, with ``changes``
-    (Dockerfile instructions; default ``CMD ["/bin/sh"]``); return its id."""
+def _make_image(
+    engine: DockerEngine, what: str, script: Path, tag: str, *args: str, timeout: float
+) -> str:
+    """Run an image-making ``script`` for ``tag`` against ``engine``; return the id it
+    prints."""
     made = subprocess.run(
-        [str(MAKE_BUSYBOX_IMAGE), tag, *changes],
+        [str(script), tag, *args],
         capture_output=True,
         text=True,
         env=engine.env(),
-        timeout=120,
+        timeout=timeout,
     )
     if made.returncode != 0:
-        raise RuntimeError(f"could not make the busybox image {tag}: {made.stderr}")
+        raise RuntimeError(f"could not make the {what} image {tag}: {made.stderr}")
     return made.stdout.strip()
+
+
+def make_busybox_image(engine: DockerEngine, tag: str, *changes: str) -> str:
+    """Import a minimal busybox image as ``tag`` into ``engine``, with ``changes``
+    (Dockerfile instructions; default ``CMD ["/bin/sh"]``); return its id."""
+    return _make_image(engine, "busybox", MAKE_BUSYBOX_IMAGE, tag, *changes, timeout=120)
+
+
+def make_debian_image(engine: DockerEngine, tag: str = DEBIAN_TAG) -> str:
+    """Import a minimal Debian bookworm image with python3 and ansible-core as ``tag``
+    into ``engine``; return its id. The first time on a machine runs debootstrap (about
+    a minute); later times import the cached root filesystem (a few seconds)."""
+    return _make_image(engine, "Debian", MAKE_DEBIAN_IMAGE, tag, timeout=900)
 
 
 def _wait_for_registry(
@@ -237,6 +255,14 @@ def busybox_entrypoint_image(docker_engine: DockerEngine) -> str:
         'CMD ["from-cmd"]',
     )
     return BUSYBOX_ENTRYPOINT_TAG
+
+
+@pytest.fixture(scope="session")
+def debian_image(docker_engine: DockerEngine) -> str:
+    """The tag of a Debian bookworm image (minbase with python3 and ansible-core,
+    ``CMD ["/bin/bash"]``) in ``docker_engine``."""
+    make_debian_image(docker_engine, DEBIAN_TAG)
+    return DEBIAN_TAG
 
 
 @pytest.fixture(scope="session")
