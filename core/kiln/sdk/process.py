@@ -72,8 +72,11 @@ def run_process(
         if isinstance(stdin, int):  # the program has its own copy, or never started
             os.close(stdin)
     threads = [_pump(proc.stdout, stdout), _pump(proc.stderr, stderr)]
+    # Not waited for at the end: a program may exit without reading all its input, and
+    # an input that is a stream (an SSH channel) may never end; the feeder stops at its
+    # next write, or at the end of the input.
     if stdin is not None and not isinstance(stdin, int):
-        threads.append(_feed(proc.stdin, stdin))
+        _feed(proc.stdin, stdin)
     exit = _Exit(proc)
     try:
         while (status := exit.wait(POLL)) is None:
