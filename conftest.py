@@ -3,4 +3,21 @@ sshd (and one that accepts any key), package indexes, a private Docker engine wi
 registry, and an EC2 emulator. Being at the root, this also puts the repository on
 ``sys.path``, so plugin tests import ``tests.*``."""
 
+import os
+import tempfile
+
+# Parse-tree cache entries, downloads, installed plugins, the config file and the
+# builds' cleanup journals the tests see live in throwaway folders, not in the user's
+# ~/.cache, ~/.local/share, ~/.config or ~/.local/state.
+for _name in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+    os.environ[_name] = tempfile.mkdtemp(prefix=f"kiln-test-{_name.lower()}-")
+for _name in (
+    "KILN_PLUGIN_PATH",
+    "KILN_CACHE_DIR",
+    "KILN_CONFIG",
+    "KILN_INDEX_URL",
+    "KILN_STATE_DIR",
+):
+    os.environ.pop(_name, None)
+
 pytest_plugins = ["tests.sshd", "tests.indexserver", "tests.dockerd", "tests.ec2"]

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,13 +17,6 @@ from kiln.cli.main import main
 from kiln.ui.redact import clear_secrets
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-# Parse-tree cache entries, downloads, installed plugins and the config file the tests
-# see live in throwaway folders, not in the user's ~/.cache, ~/.local/share or ~/.config.
-for _name in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
-    os.environ[_name] = tempfile.mkdtemp(prefix=f"kiln-test-{_name.lower()}-")
-for _name in ("KILN_PLUGIN_PATH", "KILN_CACHE_DIR", "KILN_CONFIG", "KILN_INDEX_URL"):
-    os.environ.pop(_name, None)
 
 
 @dataclass

@@ -16,12 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 HOOKS = sorted(name for name, _ in inspect.getmembers(KilnSpecs, inspect.isfunction))
 
 
-def test_there_is_one_hook_per_component_kind() -> None:
+def test_there_is_one_hook_per_component_kind_and_one_for_reapers() -> None:
     assert HOOKS == [
         "kiln_builders",
         "kiln_datasources",
         "kiln_post_processors",
         "kiln_provisioners",
+        "kiln_reapers",
     ]
 
 

@@ -45,7 +45,7 @@ def atomic_file(path: str | os.PathLike[str], *, mode: int = 0o666) -> Iterator[
         with suppress(FileNotFoundError):
             os.unlink(part)
         raise
-    _fsync_folder(folder)
+    fsync_folder(folder)
 
 
 def write_atomically(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o666) -> None:
@@ -54,7 +54,8 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, *, mode: int = 0
         f.write(data)
 
 
-def _fsync_folder(folder: str) -> None:
+def fsync_folder(folder: str | os.PathLike[str]) -> None:
+    """Flush a folder's entries (a new or renamed file in it) to disk, where it can."""
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:

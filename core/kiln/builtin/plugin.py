@@ -14,7 +14,7 @@ from kiln.builtin.provisioners.breakpoint import Breakpoint
 from kiln.builtin.provisioners.file import File
 from kiln.builtin.provisioners.shell import Shell
 from kiln.builtin.provisioners.shell_local import ShellLocal
-from kiln.sdk import BuilderSpec, PostProcessorSpec, ProvisionerSpec, hookimpl
+from kiln.sdk import BuilderSpec, PostProcessorSpec, ProvisionerSpec, ReaperSpec, hookimpl
 
 
 @hookimpl
@@ -43,3 +43,10 @@ def kiln_post_processors() -> Iterator[PostProcessorSpec]:
         ("artifice", Artifice),
     ):
         yield PostProcessorSpec(name, component)
+
+
+@hookimpl
+def kiln_reapers() -> Iterator[ReaperSpec]:
+    from kiln.builtin.reaper import LocalReaper
+
+    yield ReaperSpec("kiln", LocalReaper)

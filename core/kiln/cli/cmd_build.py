@@ -22,6 +22,7 @@ from kiln.engine.run import BuildResult, Runner, RunOptions
 from kiln.hcl.loader import LoadOptions, load
 from kiln.sdk.components import Artifact
 from kiln.sdk.context import Context
+from kiln.sdk.journal import Journal
 from kiln.ui.log import setup_logging
 from kiln.ui.terminal import Output, human_duration
 
@@ -45,6 +46,8 @@ Options:
   -parallel-builds=1            Number of builds to run in parallel. 1 disables parallelization.
                                 0 means no limit (Default: 0)
   -fail-fast                    Cancel the other builds as soon as one fails (kiln only).
+  -timeout=DURATION             Cancel the builds (and clean up) when they run longer
+                                than this, for example 45m (kiln only).
   -timestamp-ui                 Enable prefixing of each ui output with an RFC3339 timestamp.
   -var 'key=value'              Variable for templates, can be used multiple times.
   -var-file=path                JSON or HCL2 file containing user variables, can be used
@@ -65,6 +68,7 @@ def _flags() -> FlagSet:
     flags.int("parallel-builds", default=0)
     flags.bool("fail-fast")
     flags.bool("timestamp-ui")
+    flags.str("timeout", default="")
     flags.bool("warn-on-undeclared-var")
     flags.str("config-type")
     add_var_flags(flags)
@@ -79,6 +83,7 @@ def run(argv: list[str]) -> int:
         raise UsageError(f'-on-error="{values["on-error"]}" is not one of: {", ".join(ON_ERROR)}')
     if values["parallel-builds"] < 0:
         raise UsageError("-parallel-builds must be 0 (no limit) or a positive number")
+    timeout = _timeout(values["timeout"])
     setup_logging()
     # The plugins come first (data sources run while the template loads), and which
     # plugins depends on the template's required_plugins: a quick structural load.
@@ -93,29 +98,81 @@ def run(argv: list[str]) -> int:
     )
     if template is None or diags.has_errors:
         return 1
+    run_uuid = str(uuid.uuid4())
+    journal = _journal(run_uuid, pm.paths)
+    if journal is None:
+        return 1
     root = Context(
-        run_uuid=str(uuid.uuid4()),
+        run_uuid=run_uuid,
         debug=values["debug"],
         force=values["force"],
         on_error=values["on-error"],
         template_dir=template.root,
         versions=pm.versions(),
-    )
-    builds, problems = prepare_builds(template, pm, values["only"], values["except"], root)
-    print_diagnostics(problems)
-    if any(d.is_error for d in problems):
-        return 1
+        journal=journal,
+    ).child(timeout=timeout)
     output = Output(
         color=values["color"] and sys.stdout.isatty(),
         timestamp=values["timestamp-ui"],
         machine=values["machine-readable"],
     )
-    runner = Runner(
-        template, output, root, RunOptions(values["parallel-builds"], values["fail-fast"])
-    )
-    with _interrupts(output, root):
-        results = runner.run(builds)
-    return _summary(output, results, root)
+    try:
+        builds, problems = prepare_builds(template, pm, values["only"], values["except"], root)
+        print_diagnostics(problems)
+        if any(d.is_error for d in problems):
+            return 1
+        runner = Runner(
+            template, output, root, RunOptions(values["parallel-builds"], values["fail-fast"])
+        )
+        with _interrupts(output, root):
+            results = runner.run(builds)
+        return _summary(output, results, root, values["timeout"])
+    finally:
+        _close_journal(output, journal)
+
+
+def _timeout(text: str) -> float | None:
+    if not text:
+        return None
+    from kiln.hcl.durations import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"-timeout: {exc}; give a duration such as 45m or 1h30m") from None
+    if seconds <= 0:
+        raise UsageError(f'-timeout="{text}" must be longer than 0s')
+    return seconds
+
+
+def _journal(run_uuid: str, paths: list[str]) -> Journal | None:
+    """The run's cleanup journal (see kiln.sdk.journal); None, with the error said,
+    when it cannot be written: building without one could leak what a kill leaves."""
+    from kiln import __version__
+    from kiln.install.settings import journal_dir
+
+    folder = journal_dir()
+    try:
+        return Journal.create(folder, run_uuid, paths=paths, kiln=__version__)
+    except OSError as exc:
+        sys.stderr.write(
+            f"Error: kiln cannot write its cleanup journal in {folder}: {exc.strerror}. "
+            "Make that folder writable, or point KILN_STATE_DIR at one that is.\n"
+        )
+        return None
+
+
+def _close_journal(output: Output, journal: Journal) -> None:
+    left = journal.outstanding
+    journal.close()
+    if left:
+        output.error(
+            f"\n==> {len(left)} resource(s) of this run were not removed; "
+            f"'kiln reap' removes them (journal: {journal.path}):"
+        )
+        for entry in left:
+            build = f"{entry.build}: " if entry.build else ""
+            output.error(f"--> {build}{entry.describe()}")
 
 
 class _interrupts:
@@ -147,10 +204,13 @@ class _interrupts:
             signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
-def _summary(output: Output, results: list[BuildResult], root: Context) -> int:
+def _summary(output: Output, results: list[BuildResult], root: Context, timeout: str) -> int:
     total = max((r.seconds for r in results), default=0.0)
     output.say(f"\n==> Wait completed after {human_duration(total)}")
     failed = [r for r in results if r.error is not None]
+    if root.timed_out:
+        output.error(f"\n==> Builds cancelled and cleaned up: -timeout={timeout} ran out.")
+        return 1
     if root.cancelled:
         output.error("\n==> Cleanly cancelled builds after being interrupted.")
         return 1

@@ -37,6 +37,7 @@ COMMANDS = {
     "init": "init",
     "inspect": "inspect",
     "plugins": "plugins",
+    "reap": "reap",
     "validate": "validate",
     "version": "version",
 }
@@ -49,6 +50,7 @@ SYNOPSES = {
     "init": "Install missing plugins or upgrade plugins",
     "inspect": "see components of a template",
     "plugins": "Interact with kiln plugins",
+    "reap": "remove what killed or failed builds left behind",
     "validate": "check that a template is valid",
     "version": "Prints the kiln version",
 }

@@ -4,7 +4,9 @@ Folders follow the XDG base-directory rules (through platformdirs):
 
 - plugin home: ``$KILN_PLUGIN_PATH``, else ``$XDG_DATA_HOME/kiln/plugins``;
 - download cache: ``$KILN_CACHE_DIR``, else ``$XDG_CACHE_HOME/kiln``;
-- config file: ``$KILN_CONFIG``, else ``$XDG_CONFIG_HOME/kiln/config.toml``.
+- config file: ``$KILN_CONFIG``, else ``$XDG_CONFIG_HOME/kiln/config.toml``;
+- state (the builds' cleanup journals): ``$KILN_STATE_DIR``, else
+  ``$XDG_STATE_HOME/kiln``.
 
 The index for a plugin source is, first match wins: ``kiln init -index-url URL``,
 ``KILN_INDEX_URL``, the config file's ``[hosts."HOST"] index_url``, its top-level
@@ -39,6 +41,20 @@ def cache_dir() -> Path:
     from platformdirs import user_cache_path
 
     return user_cache_path("kiln")
+
+
+def state_dir() -> Path:
+    override = os.environ.get("KILN_STATE_DIR")
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_state_path
+
+    return user_state_path("kiln")
+
+
+def journal_dir() -> Path:
+    """Where each ``kiln build`` keeps its cleanup journal, for ``kiln reap``."""
+    return state_dir() / "journals"
 
 
 def config_file() -> Path:

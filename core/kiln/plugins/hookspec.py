@@ -11,7 +11,13 @@ from collections.abc import Iterable
 
 import pluggy
 
-from kiln.plugins.types import BuilderSpec, DatasourceSpec, PostProcessorSpec, ProvisionerSpec
+from kiln.plugins.types import (
+    BuilderSpec,
+    DatasourceSpec,
+    PostProcessorSpec,
+    ProvisionerSpec,
+    ReaperSpec,
+)
 
 PROJECT = "kiln"
 
@@ -38,4 +44,10 @@ class KilnSpecs:
     @hookspec
     def kiln_datasources(self) -> Iterable[DatasourceSpec]:
         """Data sources this plugin provides (``data "TYPE" "NAME"`` blocks)."""
+        raise NotImplementedError
+
+    @hookspec
+    def kiln_reapers(self) -> Iterable[ReaperSpec]:
+        """Reapers for what this plugin's components record in the cleanup journal:
+        ``kiln reap`` removes with them what killed runs left behind."""
         raise NotImplementedError

@@ -28,12 +28,13 @@ from kiln.plugins.types import (
     DatasourceSpec,
     PostProcessorSpec,
     ProvisionerSpec,
+    ReaperSpec,
 )
 
 ENTRY_POINT_GROUP = "kiln"
 BUILTIN = "kiln"
 
-S = TypeVar("S", bound=ComponentSpec)
+S = TypeVar("S", bound=ComponentSpec | ReaperSpec)
 
 
 class PluginError(Exception):
@@ -68,7 +69,10 @@ class PluginManager(pluggy.PluginManager):
         self.providers: dict[str, Provider] = {}  # plugin name -> provider
         self.load_errors: list[str] = []
         self._cache: dict[str, dict[str, Any]] = {}  # hook name -> {component name: spec}
-        self._provider_of: dict[ComponentSpec, Provider] = {}
+        self._provider_of: dict[ComponentSpec | ReaperSpec, Provider] = {}
+        #: the plugin folders loaded, besides the environment (recorded in journals,
+        #: so that ``kiln reap`` loads the reapers the run had)
+        self.paths: list[str] = []
 
     # -- loading ------------------------------------------------------------------
 
@@ -92,6 +96,7 @@ class PluginManager(pluggy.PluginManager):
         start-up stays fast however many packages are installed.
         """
         disabled = _disabled()
+        self.paths = [*paths, *self.paths]
         for folder in reversed(paths):
             if folder not in sys.path:
                 sys.path.insert(0, folder)
@@ -128,7 +133,10 @@ class PluginManager(pluggy.PluginManager):
     def datasources(self) -> dict[str, DatasourceSpec]:
         return self._collect("kiln_datasources", DatasourceSpec)
 
-    def provider_of(self, spec: ComponentSpec) -> Provider:
+    def reapers(self) -> dict[str, ReaperSpec]:
+        return self._collect("kiln_reapers", ReaperSpec)
+
+    def provider_of(self, spec: ComponentSpec | ReaperSpec) -> Provider:
         """The distribution behind a spec one of the accessors returned."""
         return self._provider_of[spec]
 
@@ -177,7 +185,9 @@ class PluginManager(pluggy.PluginManager):
 def _as_list(result: Any) -> list[Any]:
     if result is None:
         return []
-    if isinstance(result, Iterable) and not isinstance(result, (str, bytes, ComponentSpec)):
+    if isinstance(result, Iterable) and not isinstance(
+        result, (str, bytes, ComponentSpec, ReaperSpec)
+    ):
         return list(result)
     return [result]
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:  # the SDK imports this module: no import at run time
     from kiln.sdk.components import Builder, Component, Datasource, PostProcessor, Provisioner
+    from kiln.sdk.journal import Reaper
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,14 @@ class PostProcessorSpec(ComponentSpec):
 class DatasourceSpec(ComponentSpec):
     component: type[Datasource]
     kind: ClassVar[str] = "datasource"
+
+
+@dataclass(frozen=True)
+class ReaperSpec:
+    """What removes the leftovers of killed runs that a plugin's components recorded
+    under ``name`` in the cleanup journal (see :mod:`kiln.sdk.journal`)."""
+
+    name: str
+    reaper: type[Reaper]
+
+    kind: ClassVar[str] = "reaper"

@@ -6,7 +6,13 @@ a whole minimal plugin.
 
 from kiln.files import PART_SUFFIX, atomic_file, write_atomically
 from kiln.plugins.hookspec import hookimpl
-from kiln.plugins.types import BuilderSpec, DatasourceSpec, PostProcessorSpec, ProvisionerSpec
+from kiln.plugins.types import (
+    BuilderSpec,
+    DatasourceSpec,
+    PostProcessorSpec,
+    ProvisionerSpec,
+    ReaperSpec,
+)
 from kiln.sdk.commconfig import CommunicatorConfig
 from kiln.sdk.communicator import (
     DISCONNECTED,
@@ -34,6 +40,7 @@ from kiln.sdk.components import (
 )
 from kiln.sdk.config import Config, ConfigError, Duration, option
 from kiln.sdk.context import BuildError, Cancelled, Context
+from kiln.sdk.journal import Entry, Leftover, Reaper, TempFolder
 from kiln.sdk.multistep import Action, StateBag, Step, run_steps
 from kiln.sdk.placeholders import interpolate, render_functions
 from kiln.sdk.process import run_process
@@ -63,13 +70,17 @@ __all__ = [
     "Datasource",
     "DatasourceSpec",
     "Duration",
+    "Entry",
     "Hook",
+    "Leftover",
     "LineWriter",
     "PostProcessor",
     "PostProcessorSpec",
     "Progress",
     "Provisioner",
     "ProvisionerSpec",
+    "Reaper",
+    "ReaperSpec",
     "RemoteCmd",
     "StateBag",
     "Step",
@@ -77,6 +88,7 @@ __all__ = [
     "StepConnect",
     "StepProvision",
     "StepTemporaryKeyPair",
+    "TempFolder",
     "TransferMeter",
     "Ui",
     "atomic_file",

@@ -10,6 +10,9 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kiln.sdk.journal import Entry, Journal
 
 
 class Cancelled(Exception):
@@ -35,12 +38,21 @@ class Context:
     #: the kiln version and every loaded plugin distribution's version (name -> version),
     #: as the lock file pinned them; for records such as the manifest
     versions: tuple[tuple[str, str], ...] = ()
+    #: the run's cleanup journal (see :mod:`kiln.sdk.journal`); in memory by default
+    journal: Journal = field(default_factory=Journal, repr=False, compare=False)
     _events: tuple[threading.Event, ...] = field(default=(), repr=False)
     _deadline: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self._events:
             object.__setattr__(self, "_events", (threading.Event(),))
+
+    def record(self, reaper: str, kind: str, **details: Any) -> Entry:
+        """Write down, in the run's journal, that this build is about to create
+        ``kind`` (which ``reaper`` can remove); returns once that is on disk. Call it
+        before the creating call, then ``update``/``gone``/``keep`` the entry."""
+        build = f"{self.builder_type}.{self.build_name}" if self.builder_type else self.build_name
+        return self.journal.record(reaper, kind, build, **details)
 
     # -- cancellation ---------------------------------------------------------------
 

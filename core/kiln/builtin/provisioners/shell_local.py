@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +27,7 @@ from kiln.sdk import (
     Context,
     LineWriter,
     Provisioner,
+    TempFolder,
     Ui,
     interpolate,
     option,
@@ -119,7 +119,7 @@ def run_local(
     if ctx.run_uuid:
         env["PACKER_RUN_UUID"] = ctx.run_uuid
     flat = flatten(variables, config.env_var_format)
-    with tempfile.TemporaryDirectory(prefix="kiln-shell-local-") as tmp:
+    with TempFolder(ctx, "kiln-shell-local-") as tmp:
         targets = [(path, os.path.abspath(path)) for path in scripts]
         if not targets:
             lines = config.inline or [config.command]
