@@ -1,7 +1,7 @@
 """The repository's test servers, for the core's tests and every plugin's alike: a real
 sshd (and one that accepts any key), package indexes, a private Docker engine with a
-registry, and an EC2 emulator. Being at the root, this also puts the repository on
-``sys.path``, so plugin tests import ``tests.*``."""
+registry, an EC2 emulator, and the fault-injection suite's ledger. Being at the root,
+this also puts the repository on ``sys.path``, so plugin tests import ``tests.*``."""
 
 import os
 import tempfile
@@ -20,4 +20,10 @@ for _name in (
 ):
     os.environ.pop(_name, None)
 
-pytest_plugins = ["tests.sshd", "tests.indexserver", "tests.dockerd", "tests.ec2"]
+pytest_plugins = [
+    "tests.sshd",
+    "tests.indexserver",
+    "tests.dockerd",
+    "tests.ec2",
+    "tests.faults",
+]
