@@ -21,6 +21,7 @@ from kiln.sdk import BuildError, Context, Leftover, Reaper, ReaperSpec, TempFold
 from kiln.sdk.journal import Journal
 from kiln.ui.terminal import Output
 from tests.conftest import KILN, run_kiln
+from tests.sshd import SSHServer
 
 TEMPLATE = """
 source "null" "x" { communicator = "none" }
@@ -324,3 +325,67 @@ def test_a_sweep_never_takes_a_live_runs_resources(
 def test_reap_is_a_listed_command() -> None:
     assert "reap" in run_kiln("--help").stdout
     assert run_kiln("reap", "-h").stdout.startswith("Usage: kiln reap")
+
+
+# -- files on a machine that outlives the build (null builder over SSH) ----------------
+
+
+def ssh_template(folder: Path, sshd: SSHServer, remote: Path, inline: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "build.pkr.hcl").write_text(
+        f"""
+source "null" "box" {{
+  ssh_host             = "{sshd.host}"
+  ssh_port             = {sshd.port}
+  ssh_username         = "{sshd.user}"
+  ssh_private_key_file = "{sshd.private_key_file}"
+}}
+build {{
+  sources = ["null.box"]
+  provisioner "shell" {{
+    remote_folder    = "{remote}"
+    use_env_var_file = true
+    environment_vars = ["GREETING=hello"]
+    inline           = ["{inline}"]
+  }}
+}}
+"""
+    )
+    return folder
+
+
+def test_sigkill_then_reap_removes_the_scripts_left_on_the_machine(
+    state: Path, tmp_path: Path, sshd: SSHServer
+) -> None:
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    template = ssh_template(tmp_path / "t", sshd, remote, "echo started; sleep 60")
+    proc = start_build(template)
+    wait_for_output(proc, "started")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    left = sorted(p.name for p in remote.iterdir())
+    assert [n.split("_")[0] for n in left] == ["script", "varfile"]
+
+    reaped = run_kiln("reap")
+    assert reaped.returncode == 0, reaped.stdout + reaped.stderr
+    assert "null.box: removed remote-file" in reaped.stdout
+    assert list(remote.iterdir()) == []
+    assert list(state.glob("*.jsonl")) == []
+
+
+@pytest.mark.parametrize(("on_error", "kept"), [("cleanup", False), ("abort", True)])
+def test_a_failed_script_is_removed_unless_the_build_is_kept_for_a_look(
+    state: Path, tmp_path: Path, sshd: SSHServer, on_error: str, kept: bool
+) -> None:
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    template = ssh_template(tmp_path / "t", sshd, remote, "exit 3")
+    result = run_kiln("build", f"-on-error={on_error}", str(template))
+    assert result.returncode == 1
+    assert bool(list(remote.iterdir())) == kept
+    if kept:
+        assert "'kiln reap' removes them" in result.stderr
+        assert run_kiln("reap").returncode == 0
+        assert list(remote.iterdir()) == []
+    assert list(state.glob("*.jsonl")) == []

@@ -62,6 +62,22 @@ CHUNK = 256 * 1024
 TRANSPORT_ERRORS = (paramiko.SSHException, EOFError, OSError)
 
 
+#: the options that reach a machine again without a secret (see reap_details)
+REAP_OPTIONS = (
+    "ssh_port",
+    "ssh_username",
+    "ssh_private_key_file",
+    "ssh_agent_auth",
+    "ssh_bastion_host",
+    "ssh_bastion_port",
+    "ssh_bastion_username",
+    "ssh_bastion_private_key_file",
+    "ssh_bastion_agent_auth",
+    "ssh_host_key",
+    "ssh_known_hosts_file",
+)
+
+
 class SSHCommunicator(Communicator):
     """A connection to ``host`` (default ``ssh_host``) as the config says.
 
@@ -87,6 +103,7 @@ class SSHCommunicator(Communicator):
         self.config = config
         self.ui = ui
         self._target, self._bastion = logins(config, host, private_key)
+        self._temporary_key = bool(private_key)
         if not private_key and config.ssh_private_key_file:
             with open(os.path.expanduser(config.ssh_private_key_file), encoding="utf-8") as f:
                 private_key = f.read()
@@ -147,6 +164,13 @@ class SSHCommunicator(Communicator):
     def close(self) -> None:
         with self._lock:
             self._detach()
+
+    def reap_details(self) -> dict[str, Any] | None:
+        config = self.config
+        if self._temporary_key or not (config.ssh_private_key_file or config.ssh_agent_auth):
+            return None
+        ssh = {name: getattr(config, name) for name in REAP_OPTIONS}
+        return {"ssh": {**ssh, "ssh_host": self.info.host}}
 
     def _attach(self, transport: paramiko.Transport, jump: paramiko.Transport | None) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from kiln.sdk.context import Context
 from kiln.sdk.ui import Progress, Ui
@@ -58,6 +58,13 @@ class Communicator(ABC):
     #: the communicator type, as in ``communicator = "ssh"``
     type: str = ""
     info: ConnectionInfo = ConnectionInfo()
+
+    def reap_details(self) -> dict[str, Any] | None:
+        """What ``kiln reap`` needs to reach this machine again and remove a file a
+        killed build left there (no secrets); None when it cannot, or need not: a
+        password or a key this run made is the only way in, or the machine goes away
+        with the build (a container)."""
+        return None
 
     @abstractmethod
     def start(self, cmd: RemoteCmd, ctx: Context | None = None) -> int:

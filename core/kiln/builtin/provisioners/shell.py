@@ -6,7 +6,8 @@ import io
 import random
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any, TypeVar
 
 from kiln.builtin.common import require_communicator
@@ -21,6 +22,7 @@ from kiln.builtin.shellcommon import (
 from kiln.sdk import (
     DISCONNECTED,
     BuildError,
+    Cancelled,
     Communicator,
     CommunicatorError,
     Config,
@@ -125,25 +127,26 @@ class Shell(Provisioner):
         comm = require_communicator(comm, "shell")
         variables = flatten(env_vars(self.ctx, self.config, generated_data), self.var_format)
         values = {"Path": self.remote_path, "Vars": variables, "EnvVarFile": ""}
-        if self.config.use_env_var_file:
-            values["EnvVarFile"] = self._upload_env_file(comm, ui, variables)
-        command = interpolate(self.execute_command, values, option="execute_command")
-        for label, body in self._scripts():
-            ui.say(f"Provisioning with shell script: {label}")
-            status = self._retry(ui, "Running the script", self._runner(comm, ui, body, command))
-            if status == DISCONNECTED:
-                if not self._disconnect_ok():
-                    raise BuildError(
-                        "Script disconnected unexpectedly. If you expected your script to "
-                        "disconnect, i.e. from a restart, add `expect_disconnect = true` to "
-                        "the shell provisioner."
-                    )
-            else:
-                check_exit(status, self.config.valid_exit_codes)
-            if not self.config.skip_clean:
-                self._remove(comm, ui, self.remote_path)
-        if values["EnvVarFile"] and not self.config.skip_clean:
-            self._remove(comm, ui, values["EnvVarFile"])
+        with ExitStack() as cleanups:
+            if self.config.use_env_var_file:
+                values["EnvVarFile"] = self._env_file_path()
+                cleanups.enter_context(self._remote_file(comm, ui, values["EnvVarFile"]))
+                self._upload_env_file(comm, ui, values["EnvVarFile"], variables)
+            command = interpolate(self.execute_command, values, option="execute_command")
+            for label, body in self._scripts():
+                ui.say(f"Provisioning with shell script: {label}")
+                with self._remote_file(comm, ui, self.remote_path):
+                    runner = self._runner(comm, ui, body, command)
+                    status = self._retry(ui, "Running the script", runner)
+                    if status == DISCONNECTED:
+                        if not self._disconnect_ok():
+                            raise BuildError(
+                                "Script disconnected unexpectedly. If you expected your script "
+                                "to disconnect, i.e. from a restart, add `expect_disconnect = "
+                                "true` to the shell provisioner."
+                            )
+                    else:
+                        check_exit(status, self.config.valid_exit_codes)
         if self.config.pause_after:
             ui.say(f"Pausing {self.config.pause_after} after this provisioner...")
             self.ctx.sleep(self.config.pause_after)
@@ -175,15 +178,42 @@ class Shell(Provisioner):
 
         return run
 
-    def _upload_env_file(self, comm: Communicator, ui: Ui, variables: str) -> str:
-        path = f"{self.config.remote_folder}/varfile_{random.randrange(10000)}.sh"
+    def _env_file_path(self) -> str:
+        return f"{self.config.remote_folder}/varfile_{random.randrange(10000)}.sh"
+
+    def _upload_env_file(self, comm: Communicator, ui: Ui, path: str, variables: str) -> None:
         data = variables.encode()
         self._retry(
             ui,
             "Uploading the environment variables file",
             lambda: comm.upload(path, io.BytesIO(data), mode=0o600, ctx=self.ctx),
         )
-        return path
+
+    @contextmanager
+    def _remote_file(self, comm: Communicator, ui: Ui, path: str) -> Iterator[None]:
+        """A file this provisioner puts on the machine: in the run's journal (when
+        ``kiln reap`` could reach the machine again) from before it is uploaded, and
+        removed afterwards unless ``skip_clean``. After a failure or an interrupt it is
+        removed too, in one try (Packer leaves it), except under ``-on-error=abort``,
+        which keeps the machine as it is for a look; what stays, ``kiln reap`` removes."""
+        reach = comm.reap_details()
+        entry = self.ctx.record("kiln", "remote-file", path=path, **reach) if reach else None
+        try:
+            yield
+        except BaseException:
+            if not self.config.skip_clean and self.ctx.on_error != "abort":
+                command = f"rm -f {shlex.quote(path)}"
+                with suppress(CommunicatorError, Cancelled):
+                    if run_with_ui(comm, ui, command, self.ctx.detached().child(10)) == 0 and entry:
+                        entry.gone()
+            raise
+        if self.config.skip_clean:
+            if entry:
+                entry.keep()
+            return
+        self._remove(comm, ui, path)
+        if entry:
+            entry.gone()
 
     def _disconnect_ok(self) -> bool:
         codes = self.config.valid_exit_codes
