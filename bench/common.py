@@ -44,7 +44,8 @@ class Row:
     ``kiln`` and ``reference`` are medians (seconds unless ``unit`` says otherwise);
     ``target`` is the highest acceptable ``kiln / reference`` ratio. A row without a
     reference is a plain measurement, held to ``limit`` (an absolute bound) if given.
-    The reference is Packer 1.6.6 unless a note names another peer.
+    The reference is Packer 1.6.6 unless a note names another peer. The table shows the
+    values with ``digits`` decimals, and ``missed`` where the target is not met.
     """
 
     name: str
@@ -54,6 +55,8 @@ class Row:
     unit: str = "s"
     notes: list[str] = field(default_factory=list)
     limit: float | None = None
+    digits: int = 3
+    missed: str = "SLOWER"
 
     @property
     def ratio(self) -> float | None:
@@ -125,14 +128,20 @@ def environment(
         os.environ.update(saved)
 
 
+def command_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a command under test: ``env`` on top of this process's, no
+    version checks, and kiln's crash logs in the temporary folder, not the checkout."""
+    return {"KILN_CRASH_DIR": tempfile.gettempdir(), **os.environ, **QUIET_ENV, **(env or {})}
+
+
 def run_checked(
     argv: Sequence[str], cwd: Path | None = None, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run a command once (``env`` on top of this process's environment); a non-zero
     exit is a BenchError that shows its output."""
-    # a crash log goes to the temporary folder, not into the checkout
-    full = {"KILN_CRASH_DIR": tempfile.gettempdir(), **os.environ, **QUIET_ENV, **(env or {})}
-    proc = subprocess.run(argv, cwd=cwd, env=full, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        argv, cwd=cwd, env=command_env(env), capture_output=True, text=True, timeout=600
+    )
     if proc.returncode != 0:
         output = (proc.stdout + proc.stderr).strip()
         raise BenchError(f"`{' '.join(argv)}` exited {proc.returncode}:\n{output}")
