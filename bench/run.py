@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from common import BenchError, Benchmark, Options, Row, tool_versions
 
 #: Modules (in bench/) that contribute benchmarks, in the order they run.
-MODULES = ("validate", "transfer", "build", "init", "docker", "amazon")
+MODULES = ("validate", "transfer", "build", "init", "docker", "amazon", "leaks")
 
 
 def registry() -> list[Benchmark]:
@@ -27,10 +27,10 @@ def registry() -> list[Benchmark]:
     return found
 
 
-def _cell(value: float | None, unit: str) -> str:
+def _cell(value: float | None, row: Row) -> str:
     if value is None:
         return "-"
-    return f"{value:.3f} {unit}"
+    return f"{value:.{row.digits}f} {row.unit}"
 
 
 def format_table(rows: Sequence[Row]) -> str:
@@ -42,12 +42,12 @@ def format_table(rows: Sequence[Row]) -> str:
         target = "-" if row.target is None else f"≤ {row.target:.2f}"
         if row.target is None and row.limit is not None:
             target = f"≤ {row.limit:.2f} {row.unit}"
-        verdict = {True: "ok", False: "SLOWER", None: ""}[row.on_target]
+        verdict = {True: "ok", False: row.missed, None: ""}[row.on_target]
         cells.append(
             (
                 row.name,
-                _cell(row.kiln, row.unit),
-                _cell(row.reference, row.unit),
+                _cell(row.kiln, row),
+                _cell(row.reference, row),
                 ratio,
                 target,
                 verdict,
