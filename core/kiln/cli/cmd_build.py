@@ -121,9 +121,8 @@ def run(argv: list[str]) -> int:
         print_diagnostics(problems)
         if any(d.is_error for d in problems):
             return 1
-        runner = Runner(
-            template, output, root, RunOptions(values["parallel-builds"], values["fail-fast"])
-        )
+        options = RunOptions(values["parallel-builds"], values["fail-fast"], pm.reapers())
+        runner = Runner(template, output, root, options)
         with _interrupts(output, root):
             results = runner.run(builds)
         return _summary(output, results, root, values["timeout"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -17,8 +18,10 @@ from kiln.engine.hook import ProvisionHook
 from kiln.engine.postprocess import run_chains
 from kiln.engine.prepare import PreparedBuild
 from kiln.hcl.model import Template
+from kiln.plugins.types import ReaperSpec
 from kiln.sdk.components import Artifact
 from kiln.sdk.context import BuildError, Cancelled, Context
+from kiln.sdk.journal import Leftover
 from kiln.ui.terminal import BuildUi, Output, human_duration
 
 log = logging.getLogger("kiln.engine")
@@ -37,6 +40,8 @@ class BuildResult:
 class RunOptions:
     parallel: int = 0
     fail_fast: bool = False
+    #: the plugins' reapers, to remove what a failed build's cleanup did not
+    reapers: Mapping[str, ReaperSpec] = field(default_factory=dict)
 
 
 class Runner:
@@ -92,6 +97,8 @@ class Runner:
         except Exception as exc:  # a component's bug: report it, keep the others going
             log.exception("build %s failed", build.name)
             result.error = f"{type(exc).__name__}: {exc}"
+        if result.error is not None and build.ctx.on_error == "cleanup":
+            self._remove_leftovers(build, ui)
         result.seconds = time.monotonic() - start
         took = human_duration(result.seconds)
         if result.cancelled:
@@ -103,3 +110,24 @@ class Runner:
                 "say", f"Build '{build.name}' finished after {took}.", color=ui.color, bold=True
             )
         return result
+
+    def _remove_leftovers(self, build: PreparedBuild, ui: BuildUi) -> None:
+        """A failed or cancelled build's own cleanup may miss something: interrupted
+        after its last step, the artifact it would have handed over; a cleanup command
+        that failed. What its journal still lists goes now, through the reapers that
+        ``kiln reap`` uses; what cannot stays listed for ``kiln reap``."""
+        ctx = build.ctx.detached()
+        mine = [e for e in ctx.journal.outstanding if e.build == ctx.journal_name]
+        for entry in reversed(mine):
+            spec = self.options.reapers.get(entry.reaper)
+            if spec is None:
+                continue
+            leftover = Leftover(ctx.run_uuid, entry.build, entry.reaper, entry.kind, entry.details)
+            ui.say(f"Removing what the cleanup left: {entry.describe()}")
+            try:
+                spec.reaper(ui, ctx).remove(leftover)
+            except Exception as exc:  # a reaper's failure or bug: kiln reap tries again
+                log.debug("reaper %s failed", entry.reaper, exc_info=True)
+                ui.error(f"Could not remove {entry.describe()}: {exc}")
+                continue
+            entry.gone()

@@ -51,8 +51,12 @@ class Context:
         """Write down, in the run's journal, that this build is about to create
         ``kind`` (which ``reaper`` can remove); returns once that is on disk. Call it
         before the creating call, then ``update``/``gone``/``keep`` the entry."""
-        build = f"{self.builder_type}.{self.build_name}" if self.builder_type else self.build_name
-        return self.journal.record(reaper, kind, build, **details)
+        return self.journal.record(reaper, kind, self.journal_name, **details)
+
+    @property
+    def journal_name(self) -> str:
+        """The build's name in journal records: ``TYPE.NAME``."""
+        return f"{self.builder_type}.{self.build_name}" if self.builder_type else self.build_name
 
     # -- cancellation ---------------------------------------------------------------
 
