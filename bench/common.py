@@ -130,8 +130,14 @@ def environment(
 
 def command_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a command under test: ``env`` on top of this process's, no
-    version checks, and kiln's crash logs in the temporary folder, not the checkout."""
-    return {"KILN_CRASH_DIR": tempfile.gettempdir(), **os.environ, **QUIET_ENV, **(env or {})}
+    version checks, kiln's crash logs in the temporary folder, not the checkout, and
+    its cleanup journals in one of the benchmarks' own, not the user's state folder
+    (an interrupted run's journal is no business of the user's ``kiln reap``)."""
+    own = {
+        "KILN_CRASH_DIR": tempfile.gettempdir(),
+        "KILN_STATE_DIR": os.path.join(tempfile.gettempdir(), "kiln-bench-state"),
+    }
+    return {**own, **os.environ, **QUIET_ENV, **(env or {})}
 
 
 def run_checked(
