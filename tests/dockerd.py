@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -96,6 +97,24 @@ class DockerEngine:
     def volumes(self) -> list[str]:
         """The names of all volumes."""
         return self.docker("volume", "ls", "-q").stdout.split()
+
+    def crash(self) -> None:
+        """The engine goes away at once, as when it crashes: dockerd gets SIGKILL (its
+        containers stay, as they were); :meth:`restart` brings it back."""
+        os.kill(int((self.root / "dockerd.pid").read_text()), signal.SIGKILL)
+
+    def restart(self) -> None:
+        """Stop whatever is left of the engine and start it again on the same socket and
+        data root: its containers, images and volumes are there again."""
+        subprocess.run([str(DOCKER_ENGINE), "stop", str(self.root)], timeout=90, check=True)
+        started = subprocess.run(
+            [str(DOCKER_ENGINE), "start", str(self.root)],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        if started.returncode != 0 or started.stdout.strip() != self.host:
+            raise RuntimeError(f"the Docker engine did not come back: {started.stderr}")
 
 
 def socket_path_fits(workdir: Path) -> bool:
