@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import BinaryIO
 
@@ -18,7 +18,12 @@ PART_SUFFIX = ".part"
 
 
 @contextmanager
-def atomic_file(path: str | os.PathLike[str], *, mode: int = 0o666) -> Iterator[BinaryIO]:
+def atomic_file(
+    path: str | os.PathLike[str],
+    *,
+    mode: int = 0o666,
+    before: Callable[[str], object] | None = None,
+) -> Iterator[BinaryIO]:
     """A file to write ``path``'s new content into; it replaces ``path`` in one step
     when the block ends, and is removed instead if the block raises.
 
@@ -26,12 +31,15 @@ def atomic_file(path: str | os.PathLike[str], *, mode: int = 0o666) -> Iterator[
     followed, so the link stays a link; missing folders are created), is flushed to
     disk, and is renamed over the target; the folder is flushed too, so the rename
     survives a power cut. A replaced file keeps its mode; a new one gets ``mode`` less
-    the umask.
+    the umask. ``before`` is called with the temporary file's path before it is
+    created: a build writes it down in its cleanup journal, for a kill mid-write.
     """
     target = os.path.realpath(path)
     folder, name = os.path.split(target)
     os.makedirs(folder, exist_ok=True)
     part = os.path.join(folder, f".{name}.{os.urandom(6).hex()}{PART_SUFFIX}")
+    if before is not None:
+        before(part)
     fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as f:
