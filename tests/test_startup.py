@@ -86,3 +86,45 @@ def test_the_check_sees_a_heavy_import(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "yaml" in imported_modules(proc.stderr)
+
+
+MADE_CONFIGS = """
+import sys
+from kiln.cli.main import main
+from kiln.sdk.config import Config
+
+code = main(["validate", sys.argv[1]])
+found, todo = [], [Config]
+while todo:
+    cls = todo.pop()
+    todo += cls.__subclasses__()
+    if "__dataclass_fields__" in cls.__dict__:
+        found.append(cls.__name__)
+print(code, " ".join(sorted(found)))
+"""
+
+
+def test_validate_makes_dataclasses_only_of_the_configurations_it_uses(tmp_path: Path) -> None:
+    """Every installed component's Config class is loaded, but only those the template
+    uses (and their bases) become dataclasses: that work is done on first use."""
+    copy = tmp_path / "null-ssh"
+    shutil.copytree(EXAMPLES / "null-ssh", copy, ignore=shutil.ignore_patterns(".kiln.lock.hcl"))
+    proc = subprocess.run(
+        [sys.executable, "-c", MADE_CONFIGS, str(copy)],
+        cwd=tmp_path,
+        env={**os.environ, "KILN_CRASH_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    code, _, made = proc.stdout.strip().rpartition("\n")[-1].partition(" ")
+    assert code == "0", proc.stdout + proc.stderr
+    # the null source (an SSH communicator), its shell and shell-local provisioners
+    assert set(made.split()) == {
+        "CommunicatorConfig",
+        "NullConfig",
+        "ShellCommonConfig",
+        "ShellConfig",
+        "ShellLocalConfig",
+    }
+

@@ -8,11 +8,17 @@
         timeout: Duration = option(Duration(0), doc="...")
         password: str = option("", sensitive=True, doc="...")
 
-A subclass of :class:`Config` is a dataclass. From the one declaration kiln derives the
-schema ``kiln validate`` checks blocks against (an unknown argument is an error with
-its file and line), the conversion of template values to these Python types, the
-reference page of the component in ``docs/``, and which values are redacted from
-output.
+A subclass of :class:`Config` is a dataclass (keyword-only). From the one declaration
+kiln derives the schema ``kiln validate`` checks blocks against (an unknown argument is
+an error with its file and line), the conversion of template values to these Python
+types, the reference page of the component in ``docs/``, and which values are redacted
+from output.
+
+The class becomes a dataclass when it is first used — instantiated, or asked for its
+:meth:`~Config.options` — not when it is defined: every command loads the components of
+every installed plugin, and making all their declarations into dataclasses up front
+cost every ``kiln`` command about 10 ms for classes that the template never uses. Use
+``options()``, not ``dataclasses.fields()``, to read a declaration.
 
 Option types: ``str``, ``int``, ``float``, ``bool``, :class:`Duration`, ``Any``,
 ``Literal["a", "b"]``, ``list[T]``, ``dict[str, T]``, ``T | None``, another
@@ -24,11 +30,12 @@ an object or a list of objects, as JSON templates do.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import types
 import typing
 from collections.abc import Callable
 from dataclasses import MISSING
-from typing import Any, ClassVar, Literal, dataclass_transform, get_args, get_origin
+from typing import Any, ClassVar, Literal, Self, dataclass_transform, get_args, get_origin
 
 __all__ = [
     "Config",
@@ -136,20 +143,26 @@ class OptionSpec:
 
 @dataclass_transform(kw_only_default=True, field_specifiers=(option, dataclasses.field))
 class Config:
-    """Base class of every component's configuration; subclasses are dataclasses."""
+    """Base class of every component's configuration; subclasses are dataclasses (from
+    their first use)."""
 
     _options: ClassVar[dict[str, OptionSpec]] = {}  # a component without options
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(kw_only=True)(cls)
         cls._options = {}
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        _dataclass(cls)  # its __init__ is the dataclass's from now on
+        return super().__new__(cls)
 
     @classmethod
     def options(cls) -> dict[str, OptionSpec]:
         """Every option by its template name, in declaration order (inherited first)."""
-        if cls._options or not dataclasses.is_dataclass(cls):
+        if cls._options or cls is Config:
             return cls._options
+        _dataclass(cls)
+        assert dataclasses.is_dataclass(cls)
         hints = typing.get_type_hints(cls)
         out: dict[str, OptionSpec] = {}
         for f in dataclasses.fields(cls):
@@ -182,6 +195,21 @@ class Config:
     def is_set(self, name: str) -> bool:
         """Whether the template set ``name`` (rather than leaving the default)."""
         return name in getattr(self, "_set", ())
+
+
+_declaring = threading.RLock()
+
+
+def _dataclass(cls: type[Config]) -> None:
+    """Make ``cls`` a dataclass, its Config bases first (their fields come first), once."""
+    if cls is Config or "__dataclass_fields__" in cls.__dict__:
+        return
+    with _declaring:  # two builds may meet a class first at the same time
+        if "__dataclass_fields__" not in cls.__dict__:
+            for base in reversed(cls.__mro__[1:]):
+                if issubclass(base, Config) and base is not Config:
+                    _dataclass(base)
+            dataclasses.dataclass(kw_only=True)(cls)
 
 
 def _strings(value: Any) -> list[str]:
