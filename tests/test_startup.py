@@ -128,3 +128,18 @@ def test_validate_makes_dataclasses_only_of_the_configurations_it_uses(tmp_path:
         "ShellLocalConfig",
     }
 
+
+def test_the_ssh_communicator_loads_paramiko_without_invoke() -> None:
+    """paramiko imports invoke only for ssh_config files, which kiln never reads: the
+    communicator keeps it out, and it still imports normally afterwards."""
+    script = (
+        "import sys\n"
+        "import kiln.communicator.ssh\n"
+        "print('paramiko' in sys.modules, 'invoke' in sys.modules)\n"
+        "import invoke\n"
+        "print(invoke.__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert proc.stdout.split() == ["True", "False", "invoke"], proc.stdout + proc.stderr

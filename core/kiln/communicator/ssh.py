@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, TypeVar
 
-import paramiko
-
 from kiln.communicator import scp
+from kiln.communicator._paramiko import paramiko
 from kiln.communicator.sftp import SFTPSession
 from kiln.communicator.sshconnect import (
     CONNECT_TIMEOUT,

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import paramiko
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from kiln.communicator._paramiko import paramiko
 from kiln.sdk.commconfig import CommunicatorConfig, parse_host_key
 from kiln.sdk.communicator import CommunicatorError
 
