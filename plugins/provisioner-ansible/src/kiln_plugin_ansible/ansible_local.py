@@ -94,7 +94,7 @@ class AnsibleLocalConfig(Config):
     extra_arguments: list[str] = option(
         default_factory=list,
         doc="More arguments for the command. As in Packer they reach it through the "
-        'machine\'s shell, so quote them for it (`--extra-vars \\"k=v w\\"`). An '
+        "machine's shell, so a value with spaces carries its own quotes in the string. An "
         "`-e`/`--extra-vars` value holding a sensitive value is uploaded to a private "
         "file (mode 0600) in the staging folder and passed as `-e @FILE`, never on the "
         "command line, where `ps` and the build log would show it; the file is removed "
