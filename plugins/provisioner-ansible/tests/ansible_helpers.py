@@ -33,6 +33,7 @@ def docker_source(image: str) -> str:
     return f"""
 source "docker" "target" {{
   image  = "{image}"
+  pull   = false
   commit = true
 }}
 """

@@ -45,7 +45,8 @@ from kiln_plugin_ansible.config import DEFAULT_SFTP_COMMAND, AnsibleConfig
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-log = logging.getLogger(__name__)
+#: under "kiln", so KILN_LOG shows it
+log = logging.getLogger("kiln.ansible.adapter")
 
 #: the exit status sent when the command could not run (what ssh reports for a failure
 #: of its own, so Ansible calls the host unreachable rather than the task failed)
@@ -197,6 +198,7 @@ class Adapter:
             status = TRANSPORT_FAILURE
         except Cancelled:
             status = TRANSPORT_FAILURE
+        log.debug("ansible adapter: exit status %s", status)
         with contextlib.suppress(paramiko.SSHException, EOFError, OSError):
             channel.send_exit_status(status)
             channel.shutdown_write()

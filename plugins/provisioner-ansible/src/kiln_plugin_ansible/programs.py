@@ -22,6 +22,8 @@ class Program:
     path: str
     #: a folder the program needs on PYTHONPATH (the plugin folder's ``site``), or ""
     site: str = ""
+    #: installed with kiln or this plugin: its ansible-core is the one kiln can import
+    bundled: bool = False
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """``base`` (default: this process's environment) as the program needs it."""
@@ -41,9 +43,9 @@ def find_program(name: str, *, explicit: bool) -> Program | None:
         return Program(found) if found else None
     installed = PLUGIN_SITE.parent / "bin" / name
     if os.access(installed, os.X_OK):
-        return Program(str(installed), str(PLUGIN_SITE))
+        return Program(str(installed), str(PLUGIN_SITE), bundled=True)
     beside = Path(sys.executable).parent / name
     if os.access(beside, os.X_OK):
-        return Program(str(beside))
+        return Program(str(beside), bundled=True)
     found = shutil.which(name)
     return Program(found) if found else None
