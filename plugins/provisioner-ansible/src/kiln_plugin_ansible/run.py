@@ -12,6 +12,7 @@ import getpass
 import os
 import re
 import shlex
+import shutil
 import tempfile
 from collections.abc import Mapping
 from contextlib import ExitStack, suppress
@@ -34,6 +35,8 @@ from kiln_plugin_ansible.secrets import private_extra_vars, write_private
 if TYPE_CHECKING:
     from kiln_plugin_ansible.provisioner import Ansible
 
+#: the longest control socket folder ssh accepts (sun_path: 108 bytes with the name)
+CONTROL_DIR_MAX = 72
 #: galaxy requirements: which kinds a file lists (top-level keys)
 GALAXY_KEY = re.compile(r"^(roles|collections)\s*:", re.MULTILINE)
 
@@ -66,8 +69,9 @@ class AnsibleRun:
             work = stack.enter_context(tempfile.TemporaryDirectory(prefix="kiln-ansible-"))
             target = self._target(stack, work)
             inventory = self.config.inventory_file or self._inventory(stack, target)
-            env = self._env(work)
-            stack.callback(stop_control_masters, os.path.join(work, "cp"), env)
+            control = control_dir(stack, work)
+            env = self._env(control)
+            stack.callback(stop_control_masters, control, env)
             if self.config.galaxy_file:
                 self._galaxy(env)
             common = self._arguments(work, target)
@@ -170,10 +174,12 @@ class AnsibleRun:
             args += ["-e", f"ansible_ssh_private_key_file={target.key_file}"]
         return args
 
-    def _env(self, work: str) -> dict[str, str]:
+    def _env(self, control: str) -> dict[str, str]:
         env = self.command.env()
         if not self.config.ssh_host_key_file:
             env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
+            # nor record the one-time host keys in the user's known_hosts
+            env.setdefault("ANSIBLE_SSH_COMMON_ARGS", "-o UserKnownHostsFile=/dev/null")
         if not self.config.use_sftp:
             # files travel inside the SSH command stream: no SFTP server or scp needed
             # on the machine (OpenSSH 9's scp speaks SFTP)
@@ -181,7 +187,7 @@ class AnsibleRun:
         # one command per task instead of five (mkdir, put, chmod, run, rm)
         env["ANSIBLE_PIPELINING"] = "True"
         # the connections Ansible keeps open are kiln's to close at the end
-        env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = os.path.join(work, "cp")
+        env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = control
         env["PYTHONUNBUFFERED"] = "1"
         if self.config.roles_path:
             env["ANSIBLE_ROLES_PATH"] = self.config.roles_path
@@ -233,6 +239,17 @@ class AnsibleRun:
 def _program_env(program: Program, env: Mapping[str, str]) -> dict[str, str]:
     """``env`` with ``program``'s own needs (its PYTHONPATH) added."""
     return program.env(dict(env))
+
+
+def control_dir(stack: ExitStack, work: str) -> str:
+    """A folder for the SSH control sockets of this run. A socket's path must fit in
+    108 bytes (ssh adds a hash and a temporary suffix, 28 characters): when the run's
+    folder is too deep, a folder of its own under /tmp, removed at the end."""
+    folder = os.path.join(work, "cp")
+    if len(folder) > CONTROL_DIR_MAX:
+        folder = tempfile.mkdtemp(prefix="kiln-cp-", dir="/tmp")
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def stop_control_masters(folder: str, env: Mapping[str, str]) -> None:
