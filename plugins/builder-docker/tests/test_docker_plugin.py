@@ -8,6 +8,7 @@ from typing import Any
 
 from kiln.testing import check_reference_pages
 from kiln_plugin_docker import plugin
+from kiln_plugin_docker.reaper import DockerReaper
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -18,6 +19,7 @@ def test_the_plugin_registers_its_components(register_plugin: Callable[..., Any]
     assert {"docker-import", "docker-tag", "docker-push", "docker-save"} <= set(
         pm.post_processors()
     )
+    assert pm.reapers()["docker"].reaper is DockerReaper
 
 
 def test_the_reference_pages_in_docs_are_current() -> None:

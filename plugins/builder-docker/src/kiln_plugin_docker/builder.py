@@ -173,7 +173,8 @@ class DockerBuilder(Builder):
     (mounted at `container_dir`), the pull (with an optional registry login that lives
     only for this build), the container (named `kiln-` and the run's id, and removed
     with its anonymous volumes), the connection, the provisioners, then the commit,
-    export or nothing.
+    export or nothing. Each is written down in the run's cleanup journal before it is
+    made, so that `kiln reap` removes what a killed build left.
 
     A committed image keeps the base image's CMD and ENTRYPOINT unless `changes` sets
     them. The docker communicator runs commands with `docker exec` and moves files as
@@ -255,7 +256,7 @@ class DockerBuilder(Builder):
         driver = Driver(config.docker_path, self.ctx)
         state = StateBag(ui=ui, hook=hook, generated_data={})
         steps: list[Step] = [
-            StepTempDir(),
+            StepTempDir(self.ctx),
             StepPull(config, driver),
             StepRun(config, driver, self.ctx),
             StepConnectDocker(config, driver, self.ctx),
@@ -270,6 +271,7 @@ class DockerBuilder(Builder):
         run_steps(self.ctx, steps, state, ui)
         generated: dict[str, Any] = dict(state["generated_data"])
         if config.commit:
+            state["image_entry"].keep()  # handed over: no longer kiln reap's
             return ImageArtifact(driver, state["image_id"], state={"generated_data": generated})
         files = [config.export_path] if config.export_path else []
         return ExportArtifact(files, state={"generated_data": generated})

@@ -11,14 +11,32 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, BinaryIO, cast
 
-from kiln.sdk import BuildError, Context, LineWriter, Ui, run_process
+from kiln.sdk import (
+    BuildError,
+    Context,
+    Entry,
+    LineWriter,
+    TempFolder,
+    Ui,
+    atomic_file,
+    run_process,
+)
+from kiln_plugin_docker.reaper import REAPER
+
+#: the variables that say which engine the docker CLI talks to, and how
+ENGINE_VARIABLES = (
+    "DOCKER_HOST",
+    "DOCKER_CONTEXT",
+    "DOCKER_CONFIG",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_CERT_PATH",
+)
 
 
 class DockerError(BuildError):
@@ -26,29 +44,54 @@ class DockerError(BuildError):
 
 
 class Driver:
-    """Runs ``docker`` commands against the engine the environment names.
+    """Runs ``docker`` commands against the engine the environment names, or the one
+    ``engine`` names (the settings :meth:`where` recorded, for ``kiln reap``).
 
-    ``config_dir`` is a private ``DOCKER_CONFIG`` folder while a registry login lives
+    ``login_dir`` is a private ``DOCKER_CONFIG`` folder while a registry login lives
     (see :meth:`login`); a call's ``env`` adds variables to the CLI's environment
     (values for ``-e NAME``). Calls are cancelled with ``ctx`` unless given their own.
     """
 
-    def __init__(self, docker: str = "docker", ctx: Context | None = None) -> None:
+    def __init__(
+        self,
+        docker: str = "docker",
+        ctx: Context | None = None,
+        engine: Mapping[str, str] | None = None,
+    ) -> None:
         self.docker = docker
         self.ctx = ctx
-        self.config_dir: str | None = None
-        self.endpoint = ""  # the engine of the user's current context, with config_dir
+        #: the engine settings to use instead of this environment's (see :meth:`where`)
+        self.engine = engine
+        self.login_dir: TempFolder | None = None
+        self.endpoint = ""  # the engine of the user's current context, while logged in
 
     # -- running the CLI ---------------------------------------------------------------
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
-        if self.config_dir is not None:
-            env["DOCKER_CONFIG"] = self.config_dir
+        if self.engine is not None:
+            for name in ENGINE_VARIABLES:
+                env.pop(name, None)
+            env.update(self.engine)
+        if self.login_dir is not None:
+            env["DOCKER_CONFIG"] = self.login_dir.path
             if self.endpoint:
                 env["DOCKER_HOST"] = self.endpoint
         env.update(extra or {})
         return env
+
+    def where(self) -> dict[str, Any]:
+        """What a cleanup journal record needs to reach the same engine later: the
+        docker command and the engine settings this build used (``DOCKER_HOST``,
+        ``DOCKER_CONTEXT``...; addresses and paths, never credentials)."""
+        docker = self.docker
+        if os.sep in docker:
+            docker = os.path.abspath(docker)  # kiln reap may run in another folder
+        if self.engine is not None:
+            engine = dict(self.engine)
+        else:
+            engine = {name: os.environ[name] for name in ENGINE_VARIABLES if name in os.environ}
+        return {"docker": docker, "engine": engine}
 
     def call(
         self,
@@ -98,13 +141,26 @@ class Driver:
             raise DockerError(_failure(args, status, err))
         return out.decode("utf-8", "replace").strip()
 
-    def save_output(self, file: BinaryIO, *args: str) -> None:
-        """Run ``docker ARGS`` writing its output (an archive) to ``file``."""
+    def save_output(self, path: str, *args: str) -> None:
+        """Run ``docker ARGS`` writing its output (an archive) to the file ``path``, which
+        appears whole or not at all (missing folders are created). The partial file is
+        in the run's cleanup journal while it exists."""
+        ctx = self.ctx or Context()
+        entries: list[Entry] = []
 
-        def write(data: bytes) -> None:
-            file.write(data)
+        def record(part: str) -> None:
+            entries.append(ctx.record(REAPER, "file", path=part))
 
-        self.run(*args, stdout=write)
+        try:
+            with atomic_file(path, before=record) as file:
+
+                def write(data: bytes) -> None:
+                    file.write(data)
+
+                self.run(*args, stdout=write)
+        finally:
+            for entry in entries:  # renamed to path, or removed
+                entry.gone()
 
     def stream(self, ui: Ui, *args: str, ctx: Context | None = None) -> str:
         """Run ``docker ARGS`` showing its output line by line; return the output."""
@@ -164,24 +220,67 @@ class Driver:
         self.stream(ui, "pull", *(["--platform", platform] if platform else []), image)
 
     def remove_image(self, image: str, ctx: Context | None = None) -> None:
-        self.run("rmi", image, ctx=ctx)
+        """Remove ``image``; one the engine does not have is fine."""
+        try:
+            self.run("rmi", image, ctx=ctx)
+        except DockerError as exc:
+            if "no such image" not in str(exc).lower():
+                raise
+
+    def image_id(self, reference: str) -> str:
+        """The id of the image ``reference`` names; empty when there is none."""
+        image = self.inspect_image(reference)
+        return str(image.get("Id", "")) if image else ""
+
+    def remove_made(self, reference: str, previous: str, ctx: Context | None = None) -> None:
+        """Remove the image ``reference`` names if it is not ``previous`` (the one it
+        named before a command that may have made it, such as an interrupted import)."""
+        image = self.image_id(reference)
+        if image and image != previous:
+            self.remove_image(image, ctx=ctx)
+
+    def committed_from(self, container: str, ctx: Context | None = None) -> list[str]:
+        """The ids of the images committed from ``container`` (its full id): what a
+        commit made when docker did not live to say its id. Engines before Docker 25
+        record the container an image came from; with a later one this raises
+        :class:`DockerError`, as it cannot tell."""
+        ids = list(dict.fromkeys(self.run("images", "-aq", "--no-trunc", ctx=ctx).split()))
+        if not ids:
+            return []
+        out = bytearray()
+        # an image removed meanwhile fails the command, and the others are still listed
+        self.call("image", "inspect", *ids, stdout=out.extend, ctx=ctx)
+        records: list[dict[str, Any]] = json.loads(bytes(out) or b"[]")
+        if any("Container" not in record for record in records):
+            raise DockerError(
+                "The engine does not say which container an image was committed from "
+                f"(Docker 25 and later): look for an untagged image committed from "
+                f"container {container} and remove it with docker rmi."
+            )
+        return [str(r["Id"]) for r in records if r["Container"] == container]
 
     # -- containers --------------------------------------------------------------------
 
     def remove_container(self, container: str, ctx: Context | None = None) -> None:
-        """Remove the container (killing it) and its anonymous volumes."""
-        self.run("rm", "--force", "--volumes", container, ctx=ctx)
+        """Remove the container (killing it) and its anonymous volumes; one the engine
+        does not have is fine."""
+        try:
+            self.run("rm", "--force", "--volumes", container, ctx=ctx)
+        except DockerError as exc:
+            if "no such container" not in str(exc).lower():
+                raise
 
     # -- registries --------------------------------------------------------------------
 
     def login(self, server: str, username: str, password: str) -> None:
         """Log in to ``server`` in a private ``DOCKER_CONFIG`` that lives until
         :meth:`logout`, so the user's own logins are neither used nor overwritten."""
-        if self.config_dir is None:
+        if self.login_dir is None:
             # the private config has no contexts: keep talking to the engine the
             # user's current context names
             self.endpoint = self._context_endpoint()
-            self.config_dir = tempfile.mkdtemp(prefix="kiln-docker-config-")
+            # in the journal: kiln reap removes a killed build's credentials
+            self.login_dir = TempFolder(self.ctx or Context(), "kiln-docker-config-")
         args = ["login", "--username", username, "--password-stdin"]
         try:
             self.run(*args, *([server] if server else []), stdin=io.BytesIO(password.encode()))
@@ -193,14 +292,14 @@ class Driver:
 
     def logout(self) -> None:
         """Forget the login: the private config folder goes, credentials and all."""
-        if self.config_dir is not None:
-            shutil.rmtree(self.config_dir, ignore_errors=True)
-            self.config_dir = None
+        if self.login_dir is not None:
+            self.login_dir.remove()
+            self.login_dir = None
 
     def _context_endpoint(self) -> str:
         """The engine address of the CLI's current context; empty when DOCKER_HOST
         decides or the context is the default one."""
-        if os.environ.get("DOCKER_HOST"):
+        if self.environment().get("DOCKER_HOST"):
             return ""
         if self.run("context", "show") == "default":
             return ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from kiln.sdk import (
@@ -16,9 +17,9 @@ from kiln.sdk import (
     BuildError,
     Config,
     ConfigError,
+    Context,
     PostProcessor,
     Ui,
-    atomic_file,
     option,
 )
 from kiln_plugin_docker.artifact import (
@@ -34,6 +35,7 @@ from kiln_plugin_docker.builder import (
     LoginConfig,
     check_changes,
 )
+from kiln_plugin_docker.reaper import REAPER
 
 if TYPE_CHECKING:  # the driver (subprocess, tempfile...) loads when a post-processor runs
     from kiln_plugin_docker.driver import Driver
@@ -125,9 +127,23 @@ class DockerImport(DockerPostProcessor):
             source = os.open(artifact.files[0], os.O_RDONLY)
         except OSError as exc:
             raise BuildError(f"Cannot read {artifact.files[0]}: {exc.strerror}.") from None
-        image_id = driver.run(*args, "-", reference, stdin=source)
+        # in the journal until handed over; until its id is known, as the image that
+        # reference names once it no longer names the one it names now
+        previous = driver.image_id(reference)
+        entry = self.ctx.record(
+            REAPER, "image", name=reference, previous=previous, **driver.where()
+        )
+        try:
+            image_id = driver.run(*args, "-", reference, stdin=source)
+        except BaseException:
+            with suppress(BuildError):  # else it stays in the journal, for kiln reap
+                driver.remove_made(reference, previous, ctx=Context())
+                entry.gone()
+            raise
+        entry.update(id=image_id)
         ui.message(f"Imported ID: {image_id}")
         state = {"generated_data": {**_generated(artifact), "ImageSha256": image_id}}
+        entry.keep()
         return ImageArtifact(driver, reference, state=state), False, False
 
 
@@ -246,6 +262,5 @@ class DockerSave(DockerPostProcessor):
         _images("docker-save", artifact)
         driver = self.driver()
         ui.say(f"Saving image {artifact.id} to {self.config.path}")
-        with atomic_file(self.config.path) as f:
-            driver.save_output(f, "save", artifact.id)
+        driver.save_output(self.config.path, "save", artifact.id)
         return artifact, True, False

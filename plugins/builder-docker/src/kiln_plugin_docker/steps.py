@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
-import tempfile
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -16,34 +14,45 @@ from kiln.sdk import (
     BuildError,
     Cancelled,
     Context,
+    Entry,
     StateBag,
     Step,
     StepConnect,
-    atomic_file,
+    TempFolder,
     interpolate,
 )
 from kiln_plugin_docker.communicator import DockerCommunicator
 from kiln_plugin_docker.driver import DockerError, Driver
+from kiln_plugin_docker.reaper import REAPER
 
 if TYPE_CHECKING:
     from kiln_plugin_docker.builder import DockerConfig
 
 
 class StepTempDir(Step):
-    """A private folder on this host, mounted in the container at ``container_dir``."""
+    """A private folder on this host, mounted in the container at ``container_dir``
+    (in the run's cleanup journal: ``kiln reap`` removes a killed build's)."""
 
-    def __init__(self) -> None:
-        self.path = ""
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.folder: TempFolder | None = None
 
     def run(self, state: StateBag) -> Action:
         parent = os.environ.get("KILN_TMP_DIR") or os.environ.get("PACKER_TMP_DIR") or None
-        self.path = tempfile.mkdtemp(prefix="kiln-docker-", dir=parent)
-        state["temp_dir"] = self.path
+        try:
+            self.folder = TempFolder(self.ctx, "kiln-docker-", parent=parent)
+        except OSError as exc:
+            raise BuildError(
+                f"Cannot make the build's temporary folder in "
+                f"{os.path.dirname(exc.filename or '') or parent}: {exc.strerror}. Set "
+                "KILN_TMP_DIR to a folder kiln can write to."
+            ) from None
+        state["temp_dir"] = self.folder.path
         return Action.CONTINUE
 
     def cleanup(self, state: StateBag) -> None:
-        if self.path:
-            shutil.rmtree(self.path, ignore_errors=True)
+        if self.folder is not None:
+            self.folder.remove()
 
 
 class StepPull(Step):
@@ -90,7 +99,8 @@ class StepRun(Step):
     """Start the build container. It is removed, with its anonymous volumes, on every
     path. It gets a name (``kiln-`` and the run's id), so that it is found even when
     ``docker run`` failed before it said the container's id; labels would do as well,
-    but a commit would copy them into the image."""
+    but a commit would copy them into the image. The name is in the run's cleanup
+    journal before ``docker run`` starts, and the id once it is known."""
 
     def __init__(self, config: DockerConfig, driver: Driver, ctx: Context) -> None:
         self.config, self.driver, self.ctx = config, driver, ctx
@@ -98,7 +108,7 @@ class StepRun(Step):
         self.container_name = (
             _given_name(config.run_command) or f"kiln-{run}-{uuid.uuid4().hex[:12]}"
         )
-        self.started = False
+        self.entry: Entry | None = None
 
     def arguments(self, state: StateBag) -> list[str]:
         config = self.config
@@ -131,13 +141,22 @@ class StepRun(Step):
         args = self.arguments(state)
         ui.say("Starting docker container...")
         ui.message("Run command: " + shlex.join(["docker", *args]))
-        self.started = True
+        where = self.driver.where()
+        self.entry = self.ctx.record(REAPER, "container", name=self.container_name, **where)
         # not cancellable: stopping the CLI part-way could leave a container that
         # appears after cleanup looked for it; the image is local, so this is quick
-        out = self.driver.run(*args, ctx=Context())
+        try:
+            out = self.driver.run(*args, ctx=Context())
+        except DockerError as exc:
+            if "is already in use" in str(exc):
+                # another container has this name (a run_command's --name): not ours
+                self.entry.gone()
+                self.entry = None
+            raise
         container = out.splitlines()[-1].strip() if out else ""
         if not container:
             raise BuildError("docker run did not say which container it started.")
+        self.entry.update(id=container)
         state["container_id"] = container
         state["instance_id"] = container
         ui.message(f"Container ID: {container}")
@@ -145,19 +164,19 @@ class StepRun(Step):
         return Action.CONTINUE
 
     def cleanup(self, state: StateBag) -> None:
-        if not self.started:
+        if self.entry is None:
             return
         container = state.get("container_id") or self.container_name
         state["ui"].say(f"Killing the container: {container}")
         try:
+            # a container that is not there: docker run failed before it made one
             self.driver.remove_container(container, ctx=Context())
         except DockerError as exc:
-            if "no such container" in str(exc).lower():
-                return  # docker run failed before it made one
             raise BuildError(
-                f"{exc}\nThe build container {self.container_name} may still exist: remove it "
-                f"with docker rm -f {self.container_name}."
+                f"{exc}\nThe build container {self.container_name} may still exist: kiln reap "
+                f"removes it (or docker rm -f {self.container_name})."
             ) from None
+        self.entry.gone()
 
 
 def _given_name(run_command: list[str] | None) -> str:
@@ -230,11 +249,14 @@ class StepConnectDocker(Step):
 class StepCommit(Step):
     """Commit the container to an image, with the base image's CMD and ENTRYPOINT
     unless ``changes`` sets them. The image is removed again if the build fails or is
-    cancelled after this step."""
+    cancelled after this step. It is in the run's cleanup journal from before the
+    commit (found by the container it comes from until its id is known); the builder
+    keeps it when it hands the image over (``state["image_entry"]``)."""
 
     def __init__(self, config: DockerConfig, driver: Driver, ctx: Context) -> None:
         self.config, self.driver, self.ctx = config, driver, ctx
         self.image_id = ""
+        self.entry: Entry | None = None
 
     def changes(self, image: dict[str, Any]) -> list[str]:
         given = {c.split(None, 1)[0].upper() for c in self.config.changes if c.strip()}
@@ -256,8 +278,12 @@ class StepCommit(Step):
         if config.message:
             args += ["--message", config.message]
         ui.say("Committing the container")
+        container = state["container_id"]
+        self.entry = self.ctx.record(REAPER, "image", container=container, **self.driver.where())
+        state["image_entry"] = self.entry
         # not cancellable: an interrupted commit could still make an image no one removes
-        self.image_id = self.driver.run(*args, state["container_id"], ctx=Context())
+        self.image_id = self.driver.run(*args, container, ctx=Context())
+        self.entry.update(id=self.image_id)
         state["image_id"] = self.image_id
         state["generated_data"]["ImageSha256"] = self.image_id
         ui.message(f"Image ID: {self.image_id}")
@@ -266,9 +292,15 @@ class StepCommit(Step):
         return Action.CONTINUE
 
     def cleanup(self, state: StateBag) -> None:
-        if self.image_id and ("error" in state or state.get("cancelled")):
-            state["ui"].say(f"Removing the image: {self.image_id}")
-            self.driver.remove_image(self.image_id, ctx=Context())
+        if self.entry is None or not ("error" in state or state.get("cancelled")):
+            return
+        # without an id the commit failed, though the engine may have made the image
+        images = [self.image_id] if self.image_id else []
+        images = images or self.driver.committed_from(state["container_id"], ctx=Context())
+        for image in images:
+            state["ui"].say(f"Removing the image: {image}")
+            self.driver.remove_image(image, ctx=Context())
+        self.entry.gone()
 
 
 class StepExport(Step):
@@ -281,6 +313,5 @@ class StepExport(Step):
     def run(self, state: StateBag) -> Action:
         path = self.config.export_path
         state["ui"].say(f"Exporting the container to {path}")
-        with atomic_file(path) as f:  # missing folders are created
-            self.driver.save_output(f, "export", state["container_id"])
+        self.driver.save_output(path, "export", state["container_id"])
         return Action.CONTINUE
