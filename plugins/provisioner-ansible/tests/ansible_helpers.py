@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tests.conftest import run_kiln
+from tests.dockerd import DockerEngine
 from tests.sshd import SSHServer
 
 #: Ansible needs to be told which python the target runs (this machine's, over sshd)
@@ -66,3 +67,16 @@ def build(
 ) -> subprocess.CompletedProcess[str]:
     """``kiln build -color=false ARGS... FOLDER`` in ``folder``."""
     return run_kiln("build", "-color=false", *args, str(folder), env=env, cwd=folder)
+
+
+def built(engine: DockerEngine, folder: Path, images: list[str]) -> str:
+    """Run the docker build in ``folder``; it must succeed. The committed image's id
+    (added to ``images``, which the ``images`` fixture removes at the end)."""
+    result = build(folder, env={"DOCKER_HOST": engine.host})
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in result.stdout.splitlines():
+        if "Image ID: sha256:" in line:
+            image = line.split("ID: ")[1].strip()
+            images.append(image)
+            return image
+    raise AssertionError(f"no image in the output:\n{result.stdout}")

@@ -3,11 +3,9 @@ playbook wrote is in the committed image."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from ansible_helpers import build, docker_source, template, write
+from ansible_helpers import built, docker_source, template, write
 from tests.dockerd import DockerEngine
 
 #: busybox has no python: the ``raw`` module runs a command as it is
@@ -39,22 +37,6 @@ PLAYBOOK = """
 """
 
 
-@pytest.fixture
-def images(docker_engine: DockerEngine) -> Iterator[list[str]]:
-    """Images the test's builds committed (removed at the end)."""
-    made: list[str] = []
-    yield made
-    if made:
-        docker_engine.docker("rmi", "-f", *made, check=False)
-
-
-def committed(result_out: str) -> str:
-    for line in result_out.splitlines():
-        if "Image ID: sha256:" in line or "Imported ID: sha256:" in line:
-            return line.split("ID: ")[1].strip()
-    raise AssertionError(f"no image in the output:\n{result_out}")
-
-
 def test_the_raw_module_runs_in_a_busybox_container(
     docker_engine: DockerEngine, busybox_image: str, folder: Path, images: list[str]
 ) -> None:
@@ -69,10 +51,7 @@ def test_the_raw_module_runs_in_a_busybox_container(
             ),
         },
     )
-    result = build(folder, env={"DOCKER_HOST": docker_engine.host})
-    assert result.returncode == 0, result.stdout + result.stderr
-    image = committed(result.stdout)
-    images.append(image)
+    image = built(docker_engine, folder, images)
     shown = docker_engine.docker("run", "--rm", image, "cat", "/etc/kiln/raw")
     assert shown.stdout == "raw from docker\n"
 
@@ -94,10 +73,7 @@ def test_a_playbook_provisions_a_debian_image(
             ),
         },
     )
-    result = build(folder, env={"DOCKER_HOST": docker_engine.host})
-    assert result.returncode == 0, result.stdout + result.stderr
-    image = committed(result.stdout)
-    images.append(image)
+    image = built(docker_engine, folder, images)
     shown = docker_engine.docker(
         "run",
         "--rm",
