@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from ansible_helpers import build, write
+from ansible_helpers import build, built, write
 from tests.conftest import run_kiln
 from tests.dockerd import DockerEngine
 
@@ -43,18 +43,6 @@ def local_template(image: str, provisioner: str, head: str = "") -> str:
         + 'build {\n  sources = ["source.docker.target"]\n'
         + f'  provisioner "ansible-local" {{\n{body}\n  }}\n}}\n'
     )
-
-
-def built(engine: DockerEngine, folder: Path, images: list[str]) -> str:
-    """Run the build in ``folder``; it must succeed. The committed image's id."""
-    result = build(folder, env={"DOCKER_HOST": engine.host})
-    assert result.returncode == 0, result.stdout + result.stderr
-    for line in result.stdout.splitlines():
-        if "Image ID: sha256:" in line:
-            image = line.split("ID: ")[1].strip()
-            images.append(image)
-            return image
-    raise AssertionError(f"no image in the output:\n{result.stdout}")
 
 
 def shell(engine: DockerEngine, image: str, command: str) -> str:

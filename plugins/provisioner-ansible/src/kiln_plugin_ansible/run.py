@@ -29,7 +29,7 @@ from kiln.sdk import (
     run_process,
 )
 from kiln_plugin_ansible.inventory import write_inventory
-from kiln_plugin_ansible.programs import Program, find_program
+from kiln_plugin_ansible.programs import find_program
 from kiln_plugin_ansible.secrets import private_extra_vars, write_private
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ class AnsibleRun:
         for job in jobs:
             argv = [galaxy.path, *job]
             self.ui.message(f"Executing Ansible Galaxy: {shlex.join(argv)}")
-            self._execute(argv, _program_env(galaxy, env), "Ansible Galaxy")
+            self._execute(argv, galaxy.env(dict(env)), "Ansible Galaxy")
 
     def _execute(self, argv: list[str], env: Mapping[str, str], what: str) -> None:
         out = LineWriter(self.ui.message)
@@ -234,11 +234,6 @@ class AnsibleRun:
             out.flush()
         if status != 0:
             raise BuildError(f"Error executing {what}: Non-zero exit status: exit status {status}")
-
-
-def _program_env(program: Program, env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` with ``program``'s own needs (its PYTHONPATH) added."""
-    return program.env(dict(env))
 
 
 def control_dir(stack: ExitStack, work: str) -> str:
