@@ -1,11 +1,8 @@
 """``kiln init`` of the repository's plugins from a loopback index, against ``pip``.
 
-Every plugin under ``plugins/`` is published (``scripts/publish-plugins``) into a folder
-served by pypiserver on loopback, and a template requires them all. Until the amazon
-and ansible plugins exist, a stand-in plugin (``kiln-plugin-bench-deps``, built here,
-never published anywhere else) carries the dependencies they are to declare (boto3,
-ansible-core), fetched with ``pip download``: their weight is what an init of the four
-plugins installs. Drop it once ``plugins/`` holds those plugins.
+Every plugin under ``plugins/`` is published (``scripts/publish-plugins``, which fetches
+their third-party dependencies too: botocore, ansible-core, paramiko...) into a folder
+served by pypiserver on loopback, and a template requires them all.
 
 - cold: no lock file, an empty download cache and an empty plugin home; kiln resolves,
   downloads, verifies and installs. The peer is ``pip install --no-deps --target`` of
@@ -41,8 +38,6 @@ from kiln.install.lockfile import LOCK_NAME, read_lock
 
 COLD_TARGET = 0.5
 WARM_LIMIT = 0.3
-#: What the plugins not yet in plugins/ will depend on: amazon (boto3), ansible (ansible-core).
-STAND_IN_DEPS = {"amazon": "boto3", "ansible": "ansible-core"}
 
 
 def _plugins() -> list[str]:
@@ -54,22 +49,6 @@ def _plugins() -> list[str]:
     if not names:
         raise BenchError("plugins/ holds no plugin distribution to install")
     return names
-
-
-def _stand_in(files: Path, plugins: list[str]) -> list[str]:
-    """Publish the stand-in for the dependencies of plugins not yet written; its deps."""
-    deps = [dep for name, dep in STAND_IN_DEPS.items() if name not in plugins]
-    if not deps:
-        return []
-    from tests.wheels import make_wheel, write_simple_index
-
-    pip = [*python_command(), "-m", "pip", "download", "-q", "--disable-pip-version-check"]
-    subprocess.run(
-        [*pip, "--only-binary=:all:", "-d", str(files), *deps], check=True, capture_output=True
-    )
-    make_wheel(files, "kiln-plugin-bench-deps", "1.0.0", requires=deps)
-    write_simple_index(files.parent, sorted(files.iterdir()))
-    return deps
 
 
 def _template(folder: Path, plugins: list[str]) -> Path:
@@ -101,8 +80,7 @@ def init_benchmarks(options: Options) -> list[Row]:
             check=True,
             capture_output=True,
         )
-        stand_in = _stand_in(root / "index" / "files", plugins)
-        template = _template(root / "template", plugins + (["bench-deps"] if stand_in else []))
+        template = _template(root / "template", plugins)
         home, cache, target = root / "home", root / "cache", root / "target"
         with pypiserver_index(root / "index" / "files") as url:
             env = {
@@ -164,8 +142,6 @@ def init_benchmarks(options: Options) -> list[Row]:
         "byte-compiles them; kiln leaves that to the first import, see docs/plugins.md)"
     )
     cold_row.notes.append(f"plugins: {names}")
-    if stand_in:
-        cold_row.notes.append(f"stand-in for plugins to come, with: {', '.join(stand_in)}")
     warm_row = Row("init warm (locked, cached)", statistics.median(warm), limit=WARM_LIMIT)
     warm_row.notes.append(f"absolute target ≤ {WARM_LIMIT} s")
     return [cold_row, warm_row]
