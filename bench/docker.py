@@ -27,7 +27,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -81,10 +81,17 @@ build {{
 """
 
 
+def _busybox(engine: DockerEngine) -> str:
+    return make_busybox_image(engine, BUSYBOX_TAG)
+
+
 @contextmanager
-def _engine() -> Iterator[tuple[DockerEngine, str, Path]]:
-    """A private engine with the busybox image, its image id and a work folder; the
-    engine is stopped and both folders removed when the block ends."""
+def _engine(
+    make_image: Callable[[DockerEngine], str] = _busybox,
+) -> Iterator[tuple[DockerEngine, str, Path]]:
+    """A private engine with the image ``make_image`` makes in it (default busybox),
+    that image's id and a work folder; the engine is stopped and both folders removed
+    when the block ends."""
     if shutil.which("docker") is None:
         raise BenchError("the docker CLI is missing: run scripts/bootstrap test")
     # a short folder: the engine's unix socket paths must fit in 108 bytes
@@ -94,7 +101,7 @@ def _engine() -> Iterator[tuple[DockerEngine, str, Path]]:
             tempfile.TemporaryDirectory(prefix="kiln-bench-docker-") as tmp,
             running_dockerd(root) as engine,
         ):
-            base = make_busybox_image(engine, BUSYBOX_TAG)
+            base = make_image(engine)
             yield engine, base, Path(tmp)
             left = engine.containers()
             if left:

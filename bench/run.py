@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from common import BenchError, Benchmark, Options, Row, tool_versions
 
 #: Modules (in bench/) that contribute benchmarks, in the order they run.
-MODULES = ("validate", "transfer", "build", "init", "docker", "amazon", "leaks")
+MODULES = ("validate", "transfer", "build", "init", "docker", "amazon", "ansible", "leaks")
 
 
 def registry() -> list[Benchmark]:
