@@ -8,6 +8,7 @@ from typing import Any
 
 from kiln.testing import check_reference_pages
 from kiln_plugin_amazon import plugin
+from kiln_plugin_amazon.reaper import AmazonReaper
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -16,6 +17,7 @@ def test_the_plugin_registers_its_components(register_plugin: Callable[..., Any]
     pm = register_plugin(plugin)
     assert "amazon-ebs" in pm.builders()
     assert "amazon-ami" in pm.datasources()
+    assert pm.reapers()["amazon"].reaper is AmazonReaper
 
 
 def test_the_reference_pages_in_docs_are_current() -> None:

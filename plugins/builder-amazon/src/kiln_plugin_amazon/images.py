@@ -72,6 +72,11 @@ def remove_image(ec2: Any, image_id: str, snapshots: list[str] | None = None) ->
     except ClientError as exc:
         if not error_code(exc).startswith("InvalidAMIID"):
             raise
+    delete_snapshots(ec2, snapshots)
+
+
+def delete_snapshots(ec2: Any, snapshots: list[str]) -> None:
+    """Delete the snapshots; one already gone is fine."""
     for snapshot in snapshots:
         try:
             ec2.delete_snapshot(SnapshotId=snapshot)

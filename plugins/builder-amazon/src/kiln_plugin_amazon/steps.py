@@ -1,7 +1,9 @@
-"""The amazon-ebs steps, in Packer's order. Every temporary resource is recorded in the
-state the moment AWS names it, before any waiting, and carries the run's tags
-(``kiln_run_uuid``, ``kiln_build``), so a cleanup, or a later search for what a killed
-run left, finds it."""
+"""The amazon-ebs steps, in Packer's order. Every temporary resource is written down in
+the run's cleanup journal before the call that creates it (with the name kiln chose for
+it), and in the state the moment AWS names it, before any waiting; it carries the run's
+tags (``kiln_run_uuid``, ``kiln_build``, ``kiln_created``). So a cleanup, ``kiln reap``
+after a killed run (:mod:`kiln_plugin_amazon.reaper`), or its sweep for runs whose
+journal was lost, finds it."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import base64
 import binascii
 import random
 import threading
-import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from kiln.sdk import (
     Action,
     BuildError,
     Context,
+    Entry,
     StateBag,
     Step,
     interpolate,
@@ -36,12 +38,23 @@ from kiln_plugin_amazon.access import (
 )
 from kiln_plugin_amazon.config import EbsConfig
 from kiln_plugin_amazon.images import find_image, remove_image, snapshot_ids
+from kiln_plugin_amazon.reaper import (
+    CREATED_TAG,
+    REAPER,
+    created_now,
+    delete_group,
+    describe_instance,
+    kept_volumes,
+    named_groups,
+    named_template,
+    outliving_volumes,
+    terminate_instance,
+    untag,
+)
 
 #: minutes Packer waits by default
 INSTANCE_MINUTES = 10
 AMI_MINUTES = 60
-#: a temporary security group may still be in use while its instance terminates
-GROUP_DELETE_TRIES, GROUP_DELETE_PAUSE = 5, 5.0
 
 
 class AwsStep(Step):
@@ -54,10 +67,22 @@ class AwsStep(Step):
 
     def run_tags(self) -> dict[str, str]:
         """The tags of every temporary resource: the user's run_tags and kiln's own."""
-        return {**self.config.run_tags, RUN_TAG: self.ctx.run_uuid, BUILD_TAG: self.ctx.build_name}
+        return {**self.config.run_tags, **self.kiln_tags(), CREATED_TAG: created_now()}
 
     def kiln_tags(self) -> dict[str, str]:
         return {RUN_TAG: self.ctx.run_uuid, BUILD_TAG: self.ctx.build_name}
+
+    def record(self, kind: str, region: str = "", **details: Any) -> Entry:
+        """Write down in the run's journal, before the call that makes it, a ``kind``
+        this step is about to create: where it lives (region, the EC2 endpoint, the
+        profile), never the credentials, which ``kiln reap`` takes from its
+        environment."""
+        where: dict[str, Any] = {"region": region or self.aws.region}
+        if self.config.custom_endpoint_ec2:
+            where["endpoint"] = self.config.custom_endpoint_ec2
+        if self.config.profile:
+            where["profile"] = self.config.profile
+        return self.ctx.record(REAPER, kind, **where, **details)
 
     def polling(self, minutes: float) -> Polling:
         return Polling.of(self.config, minutes)
@@ -186,6 +211,7 @@ class StepKeyPair(AwsStep):
     def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
         super().__init__(config, aws, ctx)
         self.created = ""
+        self.entry: Entry | None = None
 
     def run(self, state: StateBag) -> Action:
         config, ui = self.config, state["ui"]
@@ -200,6 +226,7 @@ class StepKeyPair(AwsStep):
         name = config.temporary_key_pair_name or f"kiln_{uuid.uuid4()}"
         ui.say(f"Creating temporary keypair: {name}")
         self.created = name  # before the call: its answer may be lost, the key pair not
+        self.entry = self.record("key-pair", name=name)
         made = aws_call(
             "Cannot create the temporary key pair",
             self.ec2.create_key_pair,
@@ -221,6 +248,8 @@ class StepKeyPair(AwsStep):
             raise BuildError(
                 f"{exc}. Please delete the key pair {self.created} yourself."
             ) from None
+        if self.entry is not None:
+            self.entry.gone()
 
 
 class StepSecurityGroup(AwsStep):
@@ -231,6 +260,7 @@ class StepSecurityGroup(AwsStep):
         super().__init__(config, aws, ctx)
         self.created = ""
         self.group_name = ""  # of a group asked for, whose id may never have come back
+        self.entry: Entry | None = None
 
     def run(self, state: StateBag) -> Action:
         config, ui = self.config, state["ui"]
@@ -264,10 +294,12 @@ class StepSecurityGroup(AwsStep):
         }
         if state.get("vpc_id"):
             args["VpcId"] = state["vpc_id"]
+        self.entry = self.record("security-group", name=name, vpc=state.get("vpc_id", ""))
         group = aws_call(
             "Cannot create the temporary security group", self.ec2.create_security_group, **args
         )["GroupId"]
         self.created = group
+        self.entry.update(id=group)
         state["security_group_ids"] = [group]
         if config.communicator == "ssh":
             cidrs = config.temporary_security_group_source_cidrs or ["0.0.0.0/0"]
@@ -290,40 +322,35 @@ class StepSecurityGroup(AwsStep):
 
     def cleanup(self, state: StateBag) -> None:
         if not self.created and self.group_name:  # asked for, and the answer lost?
-            self.created = next(iter(self.find(state)), "")
-        if not self.created:
-            return
-        state["ui"].say("Deleting temporary security group...")
-        for attempt in range(GROUP_DELETE_TRIES):
             try:
-                self.ec2.delete_security_group(GroupId=self.created)
-                return
-            except ClientError as exc:
-                if error_code(exc) == "InvalidGroup.NotFound":
-                    return
-                if attempt + 1 == GROUP_DELETE_TRIES or error_code(exc) != "DependencyViolation":
-                    raise BuildError(
-                        f"{exc}. Please delete the security group {self.created} yourself."
-                    ) from None
-            time.sleep(GROUP_DELETE_PAUSE)
-
-    def find(self, state: StateBag) -> list[str]:
-        filters = [{"Name": "group-name", "Values": [self.group_name]}]
-        if state.get("vpc_id"):
-            filters.append({"Name": "vpc-id", "Values": [state["vpc_id"]]})
-        try:
-            groups = self.ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
-        except AWS_ERRORS as exc:
-            raise BuildError(
-                f"{exc}. Please check for a security group {self.group_name} and delete it."
-            ) from None
-        return [g["GroupId"] for g in groups]
+                self.created = next(
+                    iter(named_groups(self.ec2, self.group_name, state.get("vpc_id", ""))), ""
+                )
+            except AWS_ERRORS as exc:
+                raise BuildError(
+                    f"{exc}. Please check for a security group {self.group_name} and delete it."
+                ) from None
+        if self.created:
+            state["ui"].say("Deleting temporary security group...")
+            try:
+                delete_group(self.ec2, self.created)
+            except AWS_ERRORS as exc:
+                raise BuildError(
+                    f"{exc}. Please delete the security group {self.created} yourself."
+                ) from None
+        if self.entry is not None:
+            self.entry.gone()
 
 
 class StepCleanupVolumes(AwsStep):
     """Nothing to run; after the instance is terminated (its step's cleanup runs first),
     deletes the instance's volumes that outlived it, except the ones
-    ``launch_block_device_mappings`` asks to keep (``delete_on_termination = false``)."""
+    ``launch_block_device_mappings`` asks to keep (``delete_on_termination = false``).
+
+    The kept volumes lose the run's tags: they are the user's, and no sweep of
+    ``kiln reap`` must take them. The volumes that outlive the instance are in the
+    journal from before it is terminated (:meth:`_Instance.terminate`) until they are
+    deleted here."""
 
     def run(self, state: StateBag) -> Action:
         return Action.CONTINUE
@@ -332,11 +359,12 @@ class StepCleanupVolumes(AwsStep):
         instance = state.get("instance")
         if not instance:
             return
-        kept = {
-            b.device_name
-            for b in self.config.launch_block_device_mappings
-            if not b.delete_on_termination
-        }
+        kept = keep_devices(self.config)
+        try:
+            untag(self.ec2, kept_volumes(instance, kept))
+        except AWS_ERRORS as exc:
+            raise BuildError(f"Cannot take the run's tags off the kept volumes: {exc}") from None
+        entries: dict[str, Entry] = state.get("volume_entries", {})
         volumes = [
             bdm["Ebs"]["VolumeId"]
             for bdm in instance.get("BlockDeviceMappings", [])
@@ -347,13 +375,24 @@ class StepCleanupVolumes(AwsStep):
         try:
             found = self.ec2.describe_volumes(VolumeIds=volumes)["Volumes"]
         except ClientError as exc:
-            if error_code(exc) == "InvalidVolume.NotFound":
-                return  # deleted with the instance
-            raise BuildError(f"Cannot look up the instance's volumes: {exc}") from None
+            if error_code(exc) != "InvalidVolume.NotFound":
+                raise BuildError(f"Cannot look up the instance's volumes: {exc}") from None
+            found = []  # deleted with the instance
         for volume in found:
             if volume.get("State") == "available":
                 state["ui"].say(f"Deleting volume {volume['VolumeId']}...")
-                self.ec2.delete_volume(VolumeId=volume["VolumeId"])
+                aws_call(
+                    "Cannot delete the volume", self.ec2.delete_volume, VolumeId=volume["VolumeId"]
+                )
+        for entry in entries.values():
+            entry.gone()
+
+
+def keep_devices(config: EbsConfig) -> list[str]:
+    """The devices of ``launch_block_device_mappings`` kept after the instance ends."""
+    return [
+        b.device_name for b in config.launch_block_device_mappings if not b.delete_on_termination
+    ]
 
 
 def user_data(config: EbsConfig) -> bytes:
@@ -382,6 +421,18 @@ class _Instance(AwsStep):
         super().__init__(config, aws, ctx)
         self.instance_id = ""
         self.launched = False  # an instance was asked for
+        self.entry: Entry | None = None
+
+    def record_instance(self) -> None:
+        """Write the instance down before the call that launches it: without its id, it
+        is found by the run's tag."""
+        self.launched = True
+        self.entry = self.record("instance", keep_devices=keep_devices(self.config))
+
+    def launched_as(self, state: StateBag, instance_id: str) -> None:
+        self.instance_id = state["instance_id"] = instance_id
+        if self.entry is not None:
+            self.entry.update(id=instance_id)
 
     def find_tagged(self) -> list[str]:
         """The live instances that carry this build's tags."""
@@ -469,41 +520,31 @@ class _Instance(AwsStep):
 
     def _describe(self, instance_id: str) -> dict[str, Any] | None:
         try:
-            reservations = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-        except ClientError as exc:
-            if error_code(exc) == "InvalidInstanceID.NotFound":
-                return None  # not visible yet
+            return describe_instance(self.ec2, instance_id)  # None: not visible yet
+        except AWS_ERRORS as exc:
             raise BuildError(f"Cannot look up the instance {instance_id}: {exc}") from None
-        instances = [i for r in reservations for i in r["Instances"]]
-        return instances[0] if instances else None
 
     def terminate(self, state: StateBag) -> None:
         if not self.instance_id and self.launched:  # asked for, and the answer lost?
             self.instance_id = next(iter(self.find_tagged()), "")
-        if not self.instance_id:
-            return
-        ui = state["ui"]
-        ui.say("Terminating the source AWS instance...")
-        try:
-            self.ec2.terminate_instances(InstanceIds=[self.instance_id])
-        except ClientError as exc:
-            if error_code(exc) == "InvalidInstanceID.NotFound":
-                return
-            raise BuildError(
-                f"{exc}. Please terminate the instance {self.instance_id} yourself."
-            ) from None
-
-        def terminated() -> bool:
-            found = self._describe(self.instance_id)
-            return found is None or found["State"]["Name"] == "terminated"
-
-        # the build may be cancelled already: this wait must still end the instance
-        wait_until(
-            self.ctx.detached(),
-            f"Terminating instance {self.instance_id}",
-            terminated,
-            self.polling(INSTANCE_MINUTES),
-        )
+        if self.instance_id:
+            state["ui"].say("Terminating the source AWS instance...")
+            # the volumes that outlive it, in the journal before they do
+            instance = state.get("instance") or {}
+            state["volume_entries"] = {
+                volume: self.record("volume", id=volume)
+                for volume in outliving_volumes(instance, keep_devices(self.config))
+            }
+            try:
+                terminate_instance(
+                    self.ctx, self.ec2, self.instance_id, self.polling(INSTANCE_MINUTES)
+                )
+            except AWS_ERRORS as exc:
+                raise BuildError(
+                    f"{exc}. Please terminate the instance {self.instance_id} yourself."
+                ) from None
+        if self.entry is not None:
+            self.entry.gone()
 
 
 class StepRunSourceInstance(_Instance):
@@ -525,10 +566,10 @@ class StepRunSourceInstance(_Instance):
         if state.get("availability_zone"):
             spec["Placement"] = {"AvailabilityZone": state["availability_zone"]}
         ui.say("Launching a source AWS instance...")
-        self.launched = True
+        self.record_instance()
         found = aws_call("Cannot launch the source instance", self.ec2.run_instances, **spec)
-        self.instance_id = found["Instances"][0]["InstanceId"]
-        state["instance_id"] = self.instance_id  # before any waiting: cleanup can end it
+        # before any waiting: cleanup can end it
+        self.launched_as(state, found["Instances"][0]["InstanceId"])
         self.wait_running(state, self.instance_id)
         return Action.CONTINUE
 
@@ -543,6 +584,7 @@ class StepRunSpotInstance(_Instance):
         super().__init__(config, aws, ctx)
         self.template_id = ""
         self.template_name = ""
+        self.template_entry: Entry | None = None
         self.fleet_id = ""
 
     def run(self, state: StateBag) -> Action:
@@ -562,6 +604,7 @@ class StepRunSpotInstance(_Instance):
         ]
         ui.say("Creating a spot instance through a launch template and a fleet...")
         self.template_name = f"kiln_{uuid.uuid4()}"  # before the call: see cleanup
+        self.template_entry = self.record("launch-template", name=self.template_name)
         template = aws_call(
             "Cannot create the launch template",
             self.ec2.create_launch_template,
@@ -570,6 +613,7 @@ class StepRunSpotInstance(_Instance):
             TagSpecifications=tag_specifications(("launch-template",), self.run_tags()),
         )["LaunchTemplate"]
         self.template_id = template["LaunchTemplateId"]
+        self.template_entry.update(id=self.template_id)
         overrides = []
         for kind in config.spot_instance_types or [config.instance_type]:
             override: dict[str, Any] = {"InstanceType": kind}
@@ -578,7 +622,7 @@ class StepRunSpotInstance(_Instance):
             elif state.get("availability_zone"):
                 override["AvailabilityZone"] = state["availability_zone"]
             overrides.append(override)
-        self.launched = True
+        self.record_instance()
         fleet = aws_call(
             "Cannot request the spot instance",
             self.ec2.create_fleet,
@@ -603,8 +647,7 @@ class StepRunSpotInstance(_Instance):
         if not ids:
             errors = "; ".join(e.get("ErrorMessage", "") for e in fleet.get("Errors", []))
             raise BuildError(f"No spot instance was launched: {errors or 'no capacity'}")
-        self.instance_id = ids[0]
-        state["instance_id"] = self.instance_id
+        self.launched_as(state, ids[0])
         self.wait_running(state, self.instance_id)
         volumes = [
             bdm["Ebs"]["VolumeId"]
@@ -641,24 +684,17 @@ class StepRunSpotInstance(_Instance):
 
     def delete_template(self, state: StateBag) -> None:
         try:
-            template = self.template_id or self._find_template()
-            if not template:
-                return  # never made
-            state["ui"].say("Deleting the launch template...")
-            self.ec2.delete_launch_template(LaunchTemplateId=template)
+            template = self.template_id or named_template(self.ec2, self.template_name)
+            if template:  # else never made
+                state["ui"].say("Deleting the launch template...")
+                self.ec2.delete_launch_template(LaunchTemplateId=template)
         except AWS_ERRORS as exc:
-            if "NotFound" in error_code(exc):
-                return
-            raise BuildError(
-                f"{exc}. Please delete the launch template {self.template_name} yourself."
-            ) from None
-
-    def _find_template(self) -> str:
-        """The template asked for by name, when the answer that named its id was lost."""
-        found = self.ec2.describe_launch_templates(
-            Filters=[{"Name": "launch-template-name", "Values": [self.template_name]}]
-        )["LaunchTemplates"]
-        return str(found[0]["LaunchTemplateId"]) if found else ""
+            if "NotFound" not in error_code(exc):
+                raise BuildError(
+                    f"{exc}. Please delete the launch template {self.template_name} yourself."
+                ) from None
+        if self.template_entry is not None:
+            self.template_entry.gone()
 
 
 def instance_address(config: EbsConfig, state: StateBag) -> str:
@@ -755,12 +791,14 @@ class StepDeregisterAMI(AwsStep):
 class StepCreateAMI(AwsStep):
     """Image the instance. With encryption the image is an intermediary one, copied
     encrypted next and then removed. A failed or cancelled build removes what this
-    step made."""
+    step made; a finished one keeps its final AMIs (here and the copies), whose
+    journal records this step's cleanup marks kept: it is the last to run."""
 
     def __init__(self, config: EbsConfig, aws: AWS, ctx: Context) -> None:
         super().__init__(config, aws, ctx)
         self.image_id = ""
         self.image_name = ""
+        self.entry: Entry | None = None
 
     def run(self, state: StateBag) -> Action:
         config, ui = self.config, state["ui"]
@@ -782,11 +820,15 @@ class StepCreateAMI(AwsStep):
         # before the call: if its answer is lost, cleanup finds the image by its name
         # (pre-validation made sure no other image in this region has it)
         self.image_name = name
+        self.entry = self.record("image", name=name)
+        state["image_entries"] = [self.entry]
         self.image_id = aws_call("Cannot create the AMI", self.ec2.create_image, **args)["ImageId"]
+        self.entry.update(id=self.image_id)
         state["amis"] = {region: self.image_id}  # before any waiting: cleanup removes it
         ui.message(f"AMI: {self.image_id}")
         ui.say("Waiting for AMI to become ready...")
         snapshots = wait_image(self.ctx, self.ec2, self.image_id, self.polling)
+        self.entry.update(snapshots=snapshots)
         state["snapshots"] = {region: snapshots}
         if snapshots:  # tagged here: EC2 names them only now
             aws_call(
@@ -798,17 +840,23 @@ class StepCreateAMI(AwsStep):
         return Action.CONTINUE
 
     def cleanup(self, state: StateBag) -> None:
+        if self.entry is None:
+            return
         if not ("error" in state or state.get("cancelled")):
+            final = set(state.get("amis", {}).values())
+            for entry in state.get("image_entries", []):
+                if entry.details.get("id") in final:
+                    entry.keep()  # the builder hands it over as its artifact
             return
-        if not self.image_id and self.image_name:  # asked for, and the answer lost?
+        if not self.image_id:  # asked for, and the answer lost?
             self.image_id = next(iter(named_images(self.ec2, self.image_name)), "")
-        if not self.image_id:
-            return
-        state["ui"].say(f"Deregistering the AMI and deleting its snapshots: {self.image_id}")
-        try:
-            remove_image(self.ec2, self.image_id, None)
-        except AWS_ERRORS as exc:
-            raise BuildError(f"{exc}. Please deregister {self.image_id} yourself.") from None
+        if self.image_id:
+            state["ui"].say(f"Deregistering the AMI and deleting its snapshots: {self.image_id}")
+            try:
+                remove_image(self.ec2, self.image_id, None)
+            except AWS_ERRORS as exc:
+                raise BuildError(f"{exc}. Please deregister {self.image_id} yourself.") from None
+        self.entry.gone()
 
 
 def named_images(ec2: Any, name: str) -> list[str]:
@@ -861,6 +909,7 @@ class StepAMIRegionCopy(AwsStep):
         #: more after a copy whose answer was lost is that copy
         self.existing: dict[str, set[str]] = {}
         self.intermediary = ""
+        self.entries: dict[str, Entry] = {}
         self.lock = threading.Lock()
 
     def run(self, state: StateBag) -> Action:
@@ -889,6 +938,7 @@ class StepAMIRegionCopy(AwsStep):
             thread.start()
         for thread in threads:
             thread.join()
+        state["image_entries"] = [*state["image_entries"], *self.entries.values()]
         if failures:
             raise failures[0]
         state["amis"] = {**state["amis"], **self.copies}
@@ -910,15 +960,29 @@ class StepAMIRegionCopy(AwsStep):
             key = config.region_kms_key_ids.get(region) or config.kms_key_id
             if key:
                 args["KmsKeyId"] = key
+        tags = self.run_tags()
+        args["TagSpecifications"] = tag_specifications(("image", "snapshot"), tags)
         ui.say(f"Copying AMI ({source}) to {region}{' (encrypted)' if config.encrypted else ''}")
         existing = set(named_images(ec2, config.ami_name))
+        entry = self.record("image", region=region, name=config.ami_name)
         with self.lock:
             self.existing[region] = existing
+            self.entries[region] = entry
         copied = aws_call(f"Cannot copy the AMI to {region}", ec2.copy_image, **args)["ImageId"]
+        entry.update(id=copied)
         with self.lock:
             self.copies[region] = copied  # before any waiting: cleanup removes it
         ui.message(f"Waiting for AMI ({copied}) in {region} to become ready...")
-        return wait_image(self.ctx, ec2, copied, self.polling)
+        snapshots = wait_image(self.ctx, ec2, copied, self.polling)
+        entry.update(snapshots=snapshots)
+        # again, for an endpoint that does not tag copies as they are made (moto)
+        aws_call(
+            f"Cannot tag the AMI copy in {region}",
+            ec2.create_tags,
+            Resources=[copied, *snapshots],
+            Tags=tag_list(tags),
+        )
+        return snapshots
 
     def cleanup(self, state: StateBag) -> None:
         # a failed build loses the copies (StepCreateAMI removes its own image); a
@@ -929,8 +993,14 @@ class StepAMIRegionCopy(AwsStep):
                 if region not in self.copies:  # asked for, and the answer lost?
                     made = set(named_images(self.aws.ec2(region), self.config.ami_name))
                     targets += [(region, image) for image in sorted(made - existing)]
+            done = list(self.entries.values())
         else:
             targets = [(self.aws.region, self.intermediary)] if self.intermediary else []
+            done = [
+                e
+                for e in state.get("image_entries", [])
+                if e.details.get("id") == self.intermediary
+            ]
         problems = []
         for region, image in targets:
             state["ui"].say(f"Deregistering {image} in {region} and deleting its snapshots")
@@ -940,6 +1010,8 @@ class StepAMIRegionCopy(AwsStep):
                 problems.append(f"{image} in {region}: {exc}")
         if problems:
             raise BuildError("Please remove these yourself: " + "; ".join(problems))
+        for entry in done:
+            entry.gone()
 
 
 class StepDeprecate(AwsStep):
@@ -1027,8 +1099,8 @@ class StepCreateTags(AwsStep):
                 )
             aws_call(
                 "Cannot remove the run's tags from the AMI",
-                ec2.delete_tags,
-                Resources=[image, *snapshots],
-                Tags=[{"Key": RUN_TAG}, {"Key": BUILD_TAG}],
+                untag,
+                ec2=ec2,
+                resources=[image, *snapshots],
             )
         return Action.CONTINUE
