@@ -1,13 +1,16 @@
-"""amazon-ebs fails or is interrupted at every step and leaves nothing behind.
+"""amazon-ebs fails, is interrupted or killed at every step and leaves nothing behind.
 
 A real ``kiln build`` runs against moto's EC2 server; the faults are injected at the AWS
 client boundary of that subprocess (``faults/sitecustomize.py``, on its ``PYTHONPATH``):
 one EC2 call fails with ``InjectedFault`` before it is sent, or after EC2 did the work
 (a lost answer), or the answers of a wait's ``Describe*`` call are rewritten so the wait
-never ends and the build is interrupted there (SIGINT, SIGTERM). Every way, the build
-must fail, say why, and leave the emulator's resources as they were before it:
-instances not terminated, key pairs, security groups, launch templates, AMIs,
-snapshots and volumes, in every region it touched.
+never ends and the build is interrupted there (SIGINT, SIGTERM), or a call never
+returns and the build is killed there (SIGKILL) and ``kiln reap`` runs after it. The
+emulator also goes away mid-build and comes back. Every way, the build (or the reap
+after it) must leave the emulator's resources as they were before it: instances not
+terminated, key pairs, security groups, launch templates, AMIs, snapshots and volumes,
+in every region it touched; and a build that cleaned up leaves no journal. Each point
+is recorded through ``fault_report``.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ from typing import IO
 
 import pytest
 from test_amazon_build import REGIONS, SECRET, build, build_block, source, write
-from tests.conftest import KILN
-from tests.ec2 import EC2Emulator
+from tests.conftest import KILN, run_kiln
+from tests.ec2 import EC2Emulator, running_ec2
+from tests.faults import FaultReport
 from tests.sshd import SSHServer
+
+from kiln.engine.reap import read_journal
 
 #: the folder whose sitecustomize.py injects the faults into a kiln subprocess
 FAULTS = Path(__file__).parent / "faults"
@@ -134,7 +140,10 @@ CASES = {
         body=f'{COPIES}snapshot_users = ["444455556666"]\n',
     ),
     # StepCreateTags: tags, snapshot tags, then the run's tags come off
-    "tags": Case("CreateTags:2", "Cannot tag the AMI", body=f'{COPIES}tags = {{ Team = "web" }}\n'),
+    # (the first in us-east-1 tags the snapshots; each copy tags itself in its region)
+    "tags": Case(
+        "CreateTags:2@us-east-1", "Cannot tag the AMI", body=f'{COPIES}tags = {{ Team = "web" }}\n'
+    ),
     "snapshot tags": Case(
         "CreateTags:3",
         "Cannot tag the snapshots",
@@ -190,33 +199,66 @@ def template(
 
 def environment(log: Path, **settings: str) -> dict[str, str]:
     """What a kiln subprocess needs on top of the emulator's environment for the
-    injection: ``settings`` are the ``KILN_TEST_AWS_*`` variables, lower-cased."""
+    injection: ``settings`` are the ``KILN_TEST_AWS_*`` variables, lower-cased. Its
+    journals go to ``state`` beside ``log`` (see :func:`journals`)."""
     path = os.pathsep.join(p for p in (str(FAULTS), os.environ.get("PYTHONPATH")) if p)
     env = {"PYTHONPATH": path, "KILN_TEST_AWS_LOG": str(log)}
+    env["KILN_STATE_DIR"] = str(log.parent / "state")
     env.update({f"KILN_TEST_AWS_{name.upper()}": value for name, value in settings.items()})
     return env
 
 
-def clean(result_out: str, before: dict[str, set[str]], ec2: EC2Emulator) -> None:
-    """Nothing is left in any region, and no cleanup said it could not clean up."""
+def journals(log: Path) -> list[Path]:
+    """The journals the runs of :func:`environment` left."""
+    return sorted((log.parent / "state" / "journals").glob("*.jsonl"))
+
+
+def leftovers(before: dict[str, set[str]], ec2: EC2Emulator, log: Path) -> dict[str, list[str]]:
+    """What is in the emulator that was not ``before``, by ``region/kind``, and what the
+    journals still list (``journal records``)."""
+    after = ec2.resources(REGIONS)
+    left = {kind: sorted(ids - before[kind]) for kind, ids in after.items()}
+    left["journal records"] = [
+        x.describe() for journal in journals(log) for x in read_journal(journal).leftovers
+    ]
+    return left
+
+
+def clean(
+    report: FaultReport,
+    point: str,
+    result_out: str,
+    before: dict[str, set[str]],
+    ec2: EC2Emulator,
+    log: Path,
+) -> None:
+    """Nothing is left in any region nor in a journal (recorded as ``point``), and no
+    cleanup said it could not clean up."""
+    report.check("amazon", point, leftovers(before, ec2, log))
     assert "Error cleaning up" not in result_out, result_out
     assert "yourself" not in result_out, result_out
     assert SECRET not in result_out
-    after = ec2.resources(REGIONS)
-    left = {kind: sorted(ids - before[kind]) for kind, ids in after.items() if ids - before[kind]}
-    assert not left, f"left behind: {left}"
-    assert after == before
 
 
-@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def setting_up(
+    ec2: EC2Emulator, sshd: SSHServer, tmp_path: Path, point: Case | Wait | Kill
+) -> tuple[Path, Path, dict[str, set[str]]]:
+    """The template folder of an injection ``point``, the path of its call log, and
+    what the emulator holds before the build."""
+    text = template(ec2, sshd, point.body, point.provisioner, point.ssh)
+    return write(tmp_path / "t", text), tmp_path / "calls.log", ec2.resources(REGIONS)
+
+
+@pytest.mark.parametrize("name", CASES)
 def test_a_failure_at_each_step_leaves_nothing(
-    ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path, case: Case
+    ec2: EC2Emulator,
+    any_key_sshd: SSHServer,
+    tmp_path: Path,
+    fault_report: FaultReport,
+    name: str,
 ) -> None:
-    folder = write(
-        tmp_path / "t", template(ec2, any_key_sshd, case.body, case.provisioner, case.ssh)
-    )
-    log = tmp_path / "calls.log"
-    before = ec2.resources(REGIONS)
+    case = CASES[name]
+    folder, log, before = setting_up(ec2, any_key_sshd, tmp_path, case)
     settings = {"fault": case.fault} if case.fault else {}
     result = build(folder, ec2, env=environment(log, **settings))
     out = result.stdout + result.stderr
@@ -226,7 +268,7 @@ def test_a_failure_at_each_step_leaves_nothing(
         assert "InjectedFault" in result.stderr, out
         assert " INJECTED" in log.read_text(), log.read_text()
     assert case.reached in result.stdout, out
-    clean(out, before, ec2)
+    clean(fault_report, f"failure: {name}", out, before, ec2, log)
 
 
 @dataclass(frozen=True)
@@ -261,6 +303,9 @@ WAITS = {
     ),
     "stopped": Wait("Waiting for the instance to stop...", "DescribeInstances=stopped"),
     "AMI available": Wait("Waiting for AMI to become ready...", "DescribeImages=available"),
+    "AMI available, SIGTERM": Wait(
+        "Waiting for AMI to become ready...", "DescribeImages=available", signals=(signal.SIGTERM,)
+    ),
     "AMI available, interrupted twice": Wait(
         "Waiting for AMI to become ready...",
         "DescribeImages=available",
@@ -321,27 +366,22 @@ class Lines:
         return "".join(self.seen)
 
 
-def held(log: Path, seconds: float = 15) -> bool:
-    """Whether the held wait has seen a rewritten answer (within ``seconds``)."""
+def held(log: Path, seconds: float = 15, mark: str = " HELD") -> bool:
+    """Whether the held wait has seen a rewritten answer, or a call paused (``mark``
+    `` PAUSED``), within ``seconds``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if log.exists() and " HELD" in log.read_text():
+        if log.exists() and mark in log.read_text():
             return True
         time.sleep(0.05)
     return False
 
 
-@pytest.mark.parametrize("wait", WAITS.values(), ids=WAITS.keys())
-def test_an_interrupt_while_waiting_leaves_nothing(
-    ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path, wait: Wait
-) -> None:
-    text = template(ec2, any_key_sshd, wait.body, wait.provisioner, wait.ssh)
-    folder = write(tmp_path / "t", text)
-    log = tmp_path / "calls.log"
-    settings = {"hold": wait.hold, "hold_region": wait.region} if wait.hold else {}
+def start(folder: Path, ec2: EC2Emulator, log: Path, **settings: str) -> subprocess.Popen[str]:
+    """``kiln build`` of ``folder`` in the background, its faults as :func:`environment`
+    says, its output on one pipe."""
     env = {**ec2.env(), **environment(log, **settings), "PYTHONUNBUFFERED": "1"}
-    before = ec2.resources(REGIONS)
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [*KILN, "build", "-color=false", str(folder)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -349,6 +389,20 @@ def test_an_interrupt_while_waiting_leaves_nothing(
         env=env,
         cwd=folder,
     )
+
+
+@pytest.mark.parametrize("name", WAITS)
+def test_an_interrupt_while_waiting_leaves_nothing(
+    ec2: EC2Emulator,
+    any_key_sshd: SSHServer,
+    tmp_path: Path,
+    fault_report: FaultReport,
+    name: str,
+) -> None:
+    wait = WAITS[name]
+    folder, log, before = setting_up(ec2, any_key_sshd, tmp_path, wait)
+    settings = {"hold": wait.hold, "hold_region": wait.region} if wait.hold else {}
+    process = start(folder, ec2, log, **settings)
     try:
         lines = Lines(process)
         reached = lines.until(wait.line, 60)
@@ -375,31 +429,36 @@ def test_an_interrupt_while_waiting_leaves_nothing(
     assert "cancelled" in out, out
     if sent > 1:
         assert "Cleanup is in progress" in out, out
-    clean(out, before, ec2)
+    clean(fault_report, f"interrupt: {name}", out, before, ec2, log)
 
 
 #: calls whose answer is lost after EC2 did the work (``KILN_TEST_AWS_LOSE``), as when
 #: the answer times out: what the call made must still be found and removed (by the
 #: name kiln gave it, or by the run's tags).
 LOST = {
-    "key pair": pytest.param("CreateKeyPair", ""),
-    "security group": pytest.param("CreateSecurityGroup", ""),
-    "security group ingress": pytest.param("AuthorizeSecurityGroupIngress", ""),
-    "run instance": pytest.param("RunInstances", ""),
-    "stop instance": pytest.param("StopInstances", ""),
-    "create AMI": pytest.param("CreateImage", ""),
-    "AMI snapshot tags": pytest.param("CreateTags:1", ""),
-    "copy to a region": pytest.param("CopyImage@us-west-2", COPIES),
-    "run tags removal": pytest.param("DeleteTags@eu-west-1", COPIES),
-    "spot launch template": pytest.param("CreateLaunchTemplate", SPOT),
-    "spot fleet": pytest.param("CreateFleet", SPOT),
+    "key pair": ("CreateKeyPair", ""),
+    "security group": ("CreateSecurityGroup", ""),
+    "security group ingress": ("AuthorizeSecurityGroupIngress", ""),
+    "run instance": ("RunInstances", ""),
+    "stop instance": ("StopInstances", ""),
+    "create AMI": ("CreateImage", ""),
+    "AMI snapshot tags": ("CreateTags:1", ""),
+    "copy to a region": ("CopyImage@us-west-2", COPIES),
+    "run tags removal": ("DeleteTags@eu-west-1", COPIES),
+    "spot launch template": ("CreateLaunchTemplate", SPOT),
+    "spot fleet": ("CreateFleet", SPOT),
 }
 
 
-@pytest.mark.parametrize(("lose", "body"), LOST.values(), ids=LOST.keys())
+@pytest.mark.parametrize("name", LOST)
 def test_a_lost_answer_leaves_nothing(
-    ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path, lose: str, body: str
+    ec2: EC2Emulator,
+    any_key_sshd: SSHServer,
+    tmp_path: Path,
+    fault_report: FaultReport,
+    name: str,
 ) -> None:
+    lose, body = LOST[name]
     folder = write(tmp_path / "t", template(ec2, any_key_sshd, body))
     log = tmp_path / "calls.log"
     before = ec2.resources(REGIONS)
@@ -408,7 +467,242 @@ def test_a_lost_answer_leaves_nothing(
     assert result.returncode == 1, out
     assert "InjectedFault" in result.stderr, out
     assert "(answer lost)" in log.read_text()
-    clean(out, before, ec2)
+    clean(fault_report, f"lost answer: {name}", out, before, ec2, log)
+
+
+@dataclass(frozen=True)
+class Kill:
+    """A build with ``body`` killed with SIGKILL where it stops: at the EC2 call
+    ``pause`` (before it is sent), or ``pause_after`` (EC2 did the work; the answer never
+    comes back), in a wait ``hold`` keeps going (in ``region`` only, when given), or
+    after printing ``line``; with ``fault`` the build fails first, and is killed while it
+    cleans up."""
+
+    pause: str = ""
+    pause_after: str = ""
+    hold: str = ""
+    region: str = ""
+    line: str = ""
+    fault: str = ""
+    body: str = ""
+    provisioner: str = 'provisioner "shell" { inline = ["true"] }'
+    ssh: dict[str, str] = field(default_factory=dict)
+
+    def settings(self) -> dict[str, str]:
+        values = {
+            "pause": self.pause,
+            "pause_after": self.pause_after,
+            "hold": self.hold,
+            "hold_region": self.region,
+            "fault": self.fault,
+        }
+        return {name: value for name, value in values.items() if value}
+
+
+#: a kill at each step: where a step creates something, once EC2 made it and before the
+#: build knows its id (the record names it), else at the step's first call
+KILLS = {
+    "key pair": Kill(pause_after="CreateKeyPair"),
+    "security group": Kill(pause_after="CreateSecurityGroup"),
+    "security group ingress": Kill(pause="AuthorizeSecurityGroupIngress"),
+    "run instance": Kill(pause_after="RunInstances"),
+    "running wait": Kill(hold="DescribeInstances=running"),
+    "ssh wait": Kill(
+        line="Waiting for SSH to become available",
+        ssh={"ssh_port": "CLOSED_PORT", "ssh_timeout": '"5m"'},
+    ),
+    "provisioning": Kill(
+        line="Provisioning with shell script",
+        provisioner='provisioner "shell" { inline = ["sleep 60"] }',
+    ),
+    "stop instance": Kill(pause_after="StopInstances"),
+    "stop wait": Kill(hold="DescribeInstances=stopped"),
+    "enable ENA": Kill(pause="ModifyInstanceAttribute", body="ena_support = true\n"),
+    "force deregister": Kill(pause="DescribeImages:2", body="force_deregister = true\n"),
+    "create AMI": Kill(pause_after="CreateImage"),
+    "AMI wait": Kill(hold="DescribeImages=available"),
+    "AMI snapshot tags": Kill(pause="CreateTags:1"),
+    # before the call: moto does not tag a copy as it makes it (AWS does), so a copy
+    # whose id never came back could not be told from another image of its name
+    "copy to a region": Kill(pause="CopyImage@eu-west-1", body=COPIES),
+    "copy wait": Kill(hold="DescribeImages=available", region="us-west-2", body=COPIES),
+    "encrypted copy": Kill(pause="CopyImage", body="encrypt_boot = true\n"),
+    "deprecate": Kill(
+        pause="EnableImageDeprecation", body=f'{COPIES}deprecate_at = "2030-01-01T00:00:00Z"\n'
+    ),
+    "share AMI": Kill(pause="ModifyImageAttribute", body='ami_users = ["111122223333"]\n'),
+    "share snapshots": Kill(
+        pause="ModifySnapshotAttribute", body='snapshot_users = ["444455556666"]\n'
+    ),
+    "tags": Kill(pause="CreateTags:2@us-east-1", body=f'{COPIES}tags = {{ Team = "web" }}\n'),
+    # the final AMIs have lost the run's tags: only the journal knows them
+    "run tags removal": Kill(pause_after="DeleteTags@eu-west-1", body=COPIES),
+    "spot launch template": Kill(pause_after="CreateLaunchTemplate", body=SPOT),
+    "spot fleet": Kill(pause_after="CreateFleet", body=SPOT),
+    "spot running wait": Kill(hold="DescribeInstances=running", body=SPOT),
+    "spot instance tags": Kill(pause="CreateTags:1", body=SPOT),
+    # while a failed build cleans up
+    # the AMI is deregistered, its snapshot not yet deleted: the record names it
+    "cleanup: AMI removal": Kill(fault="CreateTags:1", pause_after="DeregisterImage"),
+    "cleanup: terminating": Kill(fault="CreateImage", pause_after="TerminateInstances"),
+    "cleanup: security group": Kill(fault="CreateImage", pause="DeleteSecurityGroup"),
+    "cleanup: launch template": Kill(fault="CreateImage", pause="DeleteLaunchTemplate", body=SPOT),
+}
+
+
+def reap(
+    ec2: EC2Emulator, log: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``kiln reap ARGS`` over the journals of :func:`environment`'s runs, its sweep
+    pointed at the emulator (``AWS_ENDPOINT_URL_EC2``)."""
+    settings = {
+        **ec2.env(),
+        "KILN_STATE_DIR": str(log.parent / "state"),
+        "AWS_ENDPOINT_URL_EC2": ec2.endpoint,
+        **(env or {}),
+    }
+    return run_kiln("reap", "-color=false", *args, env=settings)
+
+
+def stopped_there(process: subprocess.Popen[str], log: Path, line: str, mark: str) -> str:
+    """Wait until the build is caught (``line`` printed, else ``mark`` in the log: a
+    paused call, a held wait), then kill it with SIGKILL; its output."""
+    try:
+        lines = Lines(process)
+        if line:
+            assert lines.until(line, 60), lines.rest(1)
+            time.sleep(0.5)  # well inside it
+        else:
+            caught = held(log, 60, mark)
+            assert caught, lines.rest(1) + (log.read_text() if log.exists() else "")
+        assert process.poll() is None, lines.rest(1)
+        process.kill()
+        process.wait(timeout=30)
+        return lines.rest(5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("name", KILLS)
+def test_sigkill_at_each_step_then_reap_leaves_nothing(
+    ec2: EC2Emulator,
+    any_key_sshd: SSHServer,
+    tmp_path: Path,
+    fault_report: FaultReport,
+    name: str,
+) -> None:
+    kill = KILLS[name]
+    folder, log, before = setting_up(ec2, any_key_sshd, tmp_path, kill)
+    mark = " HELD" if kill.hold else " PAUSED"
+    out = stopped_there(start(folder, ec2, log, **kill.settings()), log, kill.line, mark)
+    assert len(journals(log)) == 1, out
+    reaped = reap(ec2, log)
+    text = reaped.stdout + reaped.stderr
+    assert reaped.returncode == 0, text
+    assert ", could not remove 0." in text and SECRET not in text
+    fault_report.check("amazon", f"SIGKILL+reap: {name}", leftovers(before, ec2, log))
+    again = reap(ec2, log)
+    assert again.returncode == 0 and "Nothing left behind" in again.stdout, again.stdout
+
+
+def test_the_emulator_going_away_mid_build_then_reap_leaves_nothing(
+    ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path, fault_report: FaultReport
+) -> None:
+    """EC2 stops answering while the build waits for its AMI: the build fails and its
+    cleanup cannot reach EC2; EC2 comes back on the same address (moto's state lives in
+    this process) and ``kiln reap`` removes what the build made."""
+    log = tmp_path / "calls.log"
+    before = ec2.resources(REGIONS)
+    with running_ec2() as away:
+        port = int(away.endpoint.rsplit(":", 1)[1])
+        text = template(away, any_key_sshd, "max_retries = 1\n")
+        folder = write(tmp_path / "t", text)
+        process = start(folder, away, log, hold="DescribeImages=available")
+        lines = Lines(process)
+        try:
+            assert lines.until("Waiting for AMI to become ready...", 60), lines.rest(1)
+            assert held(log), lines.rest(1)
+        except BaseException:
+            process.kill()
+            raise
+    try:
+        code = process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    out = lines.rest(5)
+    assert code == 1, out
+    assert "Error cleaning up" in out and "'kiln reap' removes them" in out, out
+    assert SECRET not in out
+    (journal,) = journals(log)
+    kinds = sorted(x.kind for x in read_journal(journal).leftovers)
+    assert kinds == ["image", "instance", "key-pair", "security-group"], out
+    with running_ec2(port) as back:
+        reaped = reap(back, log)
+        assert reaped.returncode == 0, reaped.stdout + reaped.stderr
+        assert "Reaped: removed 4, could not remove 0." in reaped.stdout, reaped.stdout
+        fault_report.check("amazon", "EC2 away and back, then reap", leftovers(before, ec2, log))
+
+
+def test_a_sweep_finds_what_a_killed_run_without_journal_left_by_its_tags(
+    ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path, fault_report: FaultReport
+) -> None:
+    """The journal of a killed build is lost (another machine, a wiped disk): ``kiln
+    reap -older-than=0s`` finds the run's resources by its tag, in the environment's
+    region and the ones ``KILN_REAP_AWS_REGIONS`` lists."""
+    # built in eu-west-1, not the environment's us-east-1, so only the listed region finds it
+    body = SPOT
+    text = template(ec2, any_key_sshd, body, ssh={"region": '"eu-west-1"'})
+    folder = write(tmp_path / "t", text)
+    log = tmp_path / "calls.log"
+    before = ec2.resources(REGIONS)
+    stopped_there(start(folder, ec2, log, pause="CreateImage"), log, "", " PAUSED")
+    (journal,) = journals(log)
+    journal.unlink()
+
+    elsewhere = reap(ec2, log, "-older-than=0s")
+    assert elsewhere.returncode == 0 and "Nothing left behind" in elsewhere.stdout
+    young = reap(ec2, log, env={"KILN_REAP_AWS_REGIONS": "us-west-2, eu-west-1"})
+    assert young.returncode == 0 and "Nothing left behind" in young.stdout, young.stdout
+
+    swept = reap(ec2, log, "-older-than=0s", env={"KILN_REAP_AWS_REGIONS": "us-west-2, eu-west-1"})
+    out = swept.stdout + swept.stderr
+    assert swept.returncode == 0, out
+    assert "of runs with no journal" in out, out
+    for kind in ("instance", "launch-template", "security-group", "key-pair"):
+        assert f"removed {kind} " in out, out
+    assert "(eu-west-1)" in out
+    fault_report.check("amazon", "sweep: journal lost", leftovers(before, ec2, log))
+
+
+def test_a_live_build_is_left_alone_by_a_reap_and_its_sweep(
+    ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path, fault_report: FaultReport
+) -> None:
+    folder = write(tmp_path / "t", template(ec2, any_key_sshd, ""))
+    log = tmp_path / "calls.log"
+    before = ec2.resources(REGIONS)
+    process = start(folder, ec2, log, hold="DescribeInstances=running")
+    try:
+        lines = Lines(process)
+        assert lines.until("to become ready...", 60) and held(log), lines.rest(1)
+        during = ec2.resources(REGIONS)
+        reaped = reap(ec2, log, "-older-than=0s")
+        assert reaped.returncode == 0, reaped.stdout + reaped.stderr
+        assert "Left alone: 1 run(s)" in reaped.stdout, reaped.stdout
+        assert "removed" not in reaped.stdout
+        assert ec2.resources(REGIONS) == during != before
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+        out = lines.rest(5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 1, out
+    clean(fault_report, "live build beside a reap", out, before, ec2, log)
 
 
 def test_the_injection_is_off_without_its_variables(tmp_path: Path) -> None:

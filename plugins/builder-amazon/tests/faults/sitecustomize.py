@@ -13,6 +13,12 @@ stays the emulator's:
 ``KILN_TEST_AWS_LOSE=Op[:N][@region],...``
     the same, except the call is made and only its answer is lost: EC2 did the work (made
     the resource) and the caller gets ``InjectedFault``, as when an answer times out.
+``KILN_TEST_AWS_PAUSE=Op[:N][@region],...``
+    the call waits, before it is sent, until the process is killed: a test catches the
+    build at that call (the log says ``region Op PAUSED`` first).
+``KILN_TEST_AWS_PAUSE_AFTER=Op[:N][@region],...``
+    the same once EC2 did the work, before the answer reaches the caller (``region Op
+    PAUSED (answer held)``): what the call made exists, and its id is not known.
 ``KILN_TEST_AWS_HOLD=Op=state,...``
     the answers of ``Op`` show resources in ``state`` as not there yet, so a wait for
     ``state`` never ends: ``DescribeInstances=running`` (shown ``pending``),
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -75,6 +82,8 @@ class _Boundary:
     def __init__(self, environ: Any) -> None:
         self.faults = _faults(environ.get("KILN_TEST_AWS_FAULT", ""))
         self.losses = _faults(environ.get("KILN_TEST_AWS_LOSE", ""))
+        self.pauses = _faults(environ.get("KILN_TEST_AWS_PAUSE", ""))
+        self.pauses_after = _faults(environ.get("KILN_TEST_AWS_PAUSE_AFTER", ""))
         self.holds = dict(
             item.strip().split("=", 1)
             for item in environ.get("KILN_TEST_AWS_HOLD", "").split(",")
@@ -86,12 +95,25 @@ class _Boundary:
         self.calls: Counter[tuple[str, str]] = Counter()
 
     def active(self) -> bool:
-        return bool(self.faults or self.losses or self.holds or self.log_path)
+        return bool(
+            self.faults
+            or self.losses
+            or self.pauses
+            or self.pauses_after
+            or self.holds
+            or self.log_path
+        )
 
     def log(self, line: str) -> None:
         if self.log_path:
             with self.lock, open(self.log_path, "a") as f:
                 f.write(line + "\n")
+
+    def pause(self, line: str) -> None:
+        """Say so, then wait for the kill."""
+        self.log(line)
+        while True:
+            time.sleep(60)
 
     def before_call(self, region: str, model: Any, context: Any, **_: Any) -> None:
         operation = model.name
@@ -103,6 +125,8 @@ class _Boundary:
         if _matches(self.faults, operation, region, counts):
             self.log(f"{region} {operation} INJECTED")
             _fail(operation)
+        if _matches(self.pauses, operation, region, counts):
+            self.pause(f"{region} {operation} PAUSED")
         self.log(f"{region} {operation}")
 
     def after_call(self, region: str, model: Any, parsed: Any, context: Any, **_: Any) -> None:
@@ -110,6 +134,8 @@ class _Boundary:
         if _matches(self.losses, model.name, region, counts):
             self.log(f"{region} {model.name} INJECTED (answer lost)")
             _fail(model.name)
+        if _matches(self.pauses_after, model.name, region, counts):
+            self.pause(f"{region} {model.name} PAUSED (answer held)")
         held = self.holds.get(model.name)
         if not held or not isinstance(parsed, dict):
             return
