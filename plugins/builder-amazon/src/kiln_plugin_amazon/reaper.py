@@ -88,10 +88,9 @@ class AmazonReaper(Reaper):
         found: list[Leftover] = []
         cutoff = time.time() - older_than
         for region in regions:
-            ec2 = client(region, "", None)
             try:
-                found += _tagged(ec2, region, live, cutoff)
-            except AWS_ERRORS as exc:
+                found += _tagged(client(region, "", None), region, live, cutoff)
+            except AWS_ERRORS as exc:  # a region botocore refuses too
                 raise BuildError(f"in {region}: {exc}") from None
         return found
 
