@@ -20,6 +20,7 @@ from kiln.sdk import (
     ConfigError,
     Context,
     Provisioner,
+    TempFolder,
     Ui,
     option,
     redact_text,
@@ -327,15 +328,13 @@ class AnsibleLocal(Provisioner):
     def _private_arguments(self, comm: Communicator, text: str, secrets: list[str]) -> str:
         """``text`` (shell words) with each sensitive extra-vars value moved to a private
         file uploaded to the staging folder."""
-        import tempfile
-
         from kiln_plugin_ansible.secrets import private_extra_vars
 
         try:
             words = shlex.split(text)
         except ValueError as exc:
             raise BuildError(f"extra_arguments: cannot read them as shell words: {exc}") from None
-        with tempfile.TemporaryDirectory(prefix="kiln-ansible-local-") as local:
+        with TempFolder(self.ctx, "kiln-ansible-local-") as local:
             args = private_extra_vars(words, local)
             for name in sorted(os.listdir(local)):
                 remote = self._stage(name)

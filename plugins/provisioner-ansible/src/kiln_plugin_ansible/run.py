@@ -12,8 +12,6 @@ import getpass
 import os
 import re
 import shlex
-import shutil
-import tempfile
 from collections.abc import Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
@@ -23,7 +21,9 @@ from kiln.sdk import (
     BuildError,
     Communicator,
     ConfigError,
+    Context,
     LineWriter,
+    TempFolder,
     Ui,
     interpolate,
     run_process,
@@ -66,10 +66,10 @@ class AnsibleRun:
     def run(self) -> None:
         self.ui.say("Provisioning with Ansible...")
         with ExitStack() as stack:
-            work = stack.enter_context(tempfile.TemporaryDirectory(prefix="kiln-ansible-"))
+            work = stack.enter_context(TempFolder(self.ctx, "kiln-ansible-"))
             target = self._target(stack, work)
             inventory = self.config.inventory_file or self._inventory(stack, target)
-            control = control_dir(stack, work)
+            control = control_dir(self.ctx, stack, work)
             env = self._env(control)
             stack.callback(stop_control_masters, control, env)
             if self.config.galaxy_file:
@@ -236,14 +236,13 @@ class AnsibleRun:
             raise BuildError(f"Error executing {what}: Non-zero exit status: exit status {status}")
 
 
-def control_dir(stack: ExitStack, work: str) -> str:
+def control_dir(ctx: Context, stack: ExitStack, work: str) -> str:
     """A folder for the SSH control sockets of this run. A socket's path must fit in
     108 bytes (ssh adds a hash and a temporary suffix, 28 characters): when the run's
     folder is too deep, a folder of its own under /tmp, removed at the end."""
     folder = os.path.join(work, "cp")
     if len(folder) > CONTROL_DIR_MAX:
-        folder = tempfile.mkdtemp(prefix="kiln-cp-", dir="/tmp")
-        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        folder = stack.enter_context(TempFolder(ctx, "kiln-cp-", parent="/tmp"))
     return folder
 
 
