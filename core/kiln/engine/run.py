@@ -87,6 +87,12 @@ class Runner:
         try:
             build.ctx.check()
             artifact = build.builder.run(ui, hook)
+            if artifact is not None and build.ctx.cancelled:
+                # interrupted during the builder's last cleanups: cancelled all the same,
+                # and a cancelled build leaves nothing, its artifact included
+                ui.say(f"Removing the artifact of the cancelled build: {artifact.id}")
+                artifact.destroy()
+                raise Cancelled("cancelled")
             if artifact is not None:
                 result.artifacts = run_chains(self.template, build, ui, artifact, hook.generated)
         except Cancelled:

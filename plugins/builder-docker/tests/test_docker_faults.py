@@ -297,6 +297,19 @@ def test_nothing_remains_after_a_fault_at_each_step(
     fault_report.check("docker", f"{point.name}: {mode}", scene.leftovers())
 
 
+@pytest.mark.parametrize("mode", ["SIGINT", "SIGKILL+reap"])
+def test_nothing_remains_after_an_interrupt_in_the_last_cleanup(
+    scene: Scene, base_image: str, fault_report: FaultReport, mode: str
+) -> None:
+    """Every step ran and the image is committed; the signal comes while the container
+    is removed. The build is cancelled all the same, so its image goes too."""
+    scene.write("commit", base_image)
+    output = inject(scene, Point("cleanup", "rm", "commit"), mode)
+    if mode == "SIGINT":
+        assert "Removing the artifact of the cancelled build" in output
+    fault_report.check("docker", f"cleanup (container removal): {mode}", scene.leftovers())
+
+
 def test_nothing_remains_when_the_temporary_folder_cannot_be_made(
     scene: Scene, busybox_image: str, fault_report: FaultReport
 ) -> None:
