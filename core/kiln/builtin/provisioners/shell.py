@@ -193,9 +193,10 @@ class Shell(Provisioner):
     def _remote_file(self, comm: Communicator, ui: Ui, path: str) -> Iterator[None]:
         """A file this provisioner puts on the machine: in the run's journal (when
         ``kiln reap`` could reach the machine again) from before it is uploaded, and
-        removed afterwards unless ``skip_clean``. After a failure or an interrupt it is
-        removed too, in one try (Packer leaves it), except under ``-on-error=abort``,
-        which keeps the machine as it is for a look; what stays, ``kiln reap`` removes."""
+        removed afterwards unless ``skip_clean`` (then it is kept, failure or not).
+        After a failure or an interrupt it is removed too, in one try (Packer leaves
+        it), except under ``-on-error=abort``, which keeps the machine as it is for a
+        look; what stays, ``kiln reap`` removes."""
         reach = comm.reap_details()
         entry = self.ctx.record("kiln", "remote-file", path=path, **reach) if reach else None
         try:
@@ -207,13 +208,13 @@ class Shell(Provisioner):
                     if run_with_ui(comm, ui, command, self.ctx.detached().child(10)) == 0 and entry:
                         entry.gone()
             raise
-        if self.config.skip_clean:
-            if entry:
+        finally:
+            if self.config.skip_clean and entry:
                 entry.keep()
-            return
-        self._remove(comm, ui, path)
-        if entry:
-            entry.gone()
+        if not self.config.skip_clean:
+            self._remove(comm, ui, path)
+            if entry:
+                entry.gone()
 
     def _disconnect_ok(self) -> bool:
         codes = self.config.valid_exit_codes
