@@ -363,14 +363,13 @@ class AnsibleLocal(Provisioner):
         return "".join(f"{item} " for item in env)
 
     def _galaxy(self, ui: Ui, comm: Communicator) -> None:
-        from kiln_plugin_ansible.run import GALAXY_KEY
+        from kiln_plugin_ansible.run import galaxy_kinds
 
         config = self.config
-        with open(config.galaxy_file, encoding="utf-8") as f:
-            kinds = set(GALAXY_KEY.findall(f.read()))
+        kinds = galaxy_kinds(config.galaxy_file)
         requirements = shlex.quote(self._stage(os.path.basename(config.galaxy_file)))
         jobs = []
-        if "roles" in kinds or "collections" not in kinds:
+        if "roles" in kinds:
             jobs.append(f"install -r {requirements} -p {shlex.quote(self.roles_path)}")
         if "collections" in kinds:
             jobs.append(

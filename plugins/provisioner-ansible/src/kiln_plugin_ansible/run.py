@@ -201,19 +201,16 @@ class AnsibleRun:
     # -- galaxy -----------------------------------------------------------------------
 
     def _galaxy(self, env: Mapping[str, str]) -> None:
-        """Packer's rule: roles when the file lists ``roles:`` or no ``collections:``;
-        collections when it lists ``collections:``."""
         config = self.config
         galaxy = find_program(config.galaxy_command, explicit=config.is_set("galaxy_command"))
         if galaxy is None:
             raise BuildError(f'galaxy_command: "{config.galaxy_command}" was not found on PATH.')
-        with open(config.galaxy_file, encoding="utf-8") as f:
-            kinds = set(GALAXY_KEY.findall(f.read()))
+        kinds = galaxy_kinds(config.galaxy_file)
         force = (["-f"] if config.galaxy_force_install else []) + (
             ["--force-with-deps"] if config.galaxy_force_with_deps else []
         )
         jobs = []
-        if "roles" in kinds or "collections" not in kinds:
+        if "roles" in kinds:
             path = ["-p", config.roles_path] if config.roles_path else []
             jobs.append(["install", "-r", config.galaxy_file, *force, *path])
         if "collections" in kinds:
@@ -234,6 +231,17 @@ class AnsibleRun:
             out.flush()
         if status != 0:
             raise BuildError(f"Error executing {what}: Non-zero exit status: exit status {status}")
+
+
+def galaxy_kinds(path: str) -> set[str]:
+    """What galaxy installs from the requirements file ``path``, by Packer's rule:
+    ``roles`` when it lists ``roles:`` or no ``collections:``; ``collections`` when it
+    lists ``collections:``."""
+    with open(path, encoding="utf-8") as f:
+        listed = set(GALAXY_KEY.findall(f.read()))
+    if "collections" not in listed:
+        listed.add("roles")
+    return listed
 
 
 def control_dir(ctx: Context, stack: ExitStack, work: str) -> str:
