@@ -26,6 +26,7 @@ from kiln.sdk import (
     redact_text,
     run_with_ui,
 )
+from kiln_plugin_ansible.config import playbooks_of
 
 DEFAULT_STAGING_PARENT = "/tmp/packer-provisioner-ansible-local"
 #: the status a shell gives a command it cannot find
@@ -171,14 +172,7 @@ class AnsibleLocal(Provisioner):
 
     def prepare(self, config: Config) -> list[str]:
         assert isinstance(config, AnsibleLocalConfig)
-        if config.playbook_file and config.playbook_files:
-            raise ConfigError(
-                "Set either playbook_file or playbook_files, not both.", option="playbook_files"
-            )
-        if not config.playbook_file and not config.playbook_files:
-            raise ConfigError(
-                "A playbook_file or playbook_files is required.", option="playbook_file"
-            )
+        playbooks_of(config.playbook_file, config.playbook_files)
         for name in FILE_OPTIONS:
             _require(config, name, folder=False)
         for name in FOLDER_OPTIONS:

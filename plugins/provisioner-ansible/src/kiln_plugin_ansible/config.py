@@ -137,13 +137,7 @@ class AnsibleConfig(Config):
 
 def check_config(config: AnsibleConfig) -> list[str]:
     """Packer's checks of the options; the playbooks to run, in order."""
-    if config.playbook_file and config.playbook_files:
-        raise ConfigError(
-            "Set either playbook_file or playbook_files, not both.", option="playbook_files"
-        )
-    playbooks = [config.playbook_file] if config.playbook_file else list(config.playbook_files)
-    if not playbooks:
-        raise ConfigError("A playbook_file or playbook_files is required.", option="playbook_file")
+    playbooks = playbooks_of(config.playbook_file, config.playbook_files)
     where = "playbook_file" if config.playbook_file else "playbook_files"
     for path in playbooks:
         _must_exist(path, where, "playbook_file")
@@ -166,6 +160,18 @@ def check_config(config: AnsibleConfig) -> list[str]:
                 f'ansible_env_vars: "{entry}" is not NAME=value.', option="ansible_env_vars"
             )
     return [os.path.abspath(path) for path in playbooks]
+
+
+def playbooks_of(playbook_file: str, playbook_files: list[str]) -> list[str]:
+    """The playbooks to run, in order; exactly one of the two options must be set (both
+    provisioners' check, as in Packer)."""
+    if playbook_file and playbook_files:
+        raise ConfigError(
+            "Set either playbook_file or playbook_files, not both.", option="playbook_files"
+        )
+    if not playbook_file and not playbook_files:
+        raise ConfigError("A playbook_file or playbook_files is required.", option="playbook_file")
+    return [playbook_file] if playbook_file else list(playbook_files)
 
 
 def _must_exist(path: str, option_name: str, label: str) -> None:
