@@ -6,6 +6,12 @@ this also puts the repository on ``sys.path``, so plugin tests import ``tests.*`
 import os
 import tempfile
 
+# The test bed's own cache (scripts/make-debian-image's root filesystem, a minute of
+# debootstrap) stays in the user's cache folder, to be reused by the next session.
+os.environ.setdefault(
+    "KILN_TEST_CACHE",
+    os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kiln-test"),
+)
 # Parse-tree cache entries, downloads, installed plugins, the config file and the
 # builds' cleanup journals the tests see live in throwaway folders, not in the user's
 # ~/.cache, ~/.local/share, ~/.config or ~/.local/state.
