@@ -35,6 +35,8 @@ class RunJournal:
     header: dict[str, Any]
     leftovers: list[Leftover]
     modified: float
+    #: the last line lacks its newline (a crash mid-write)
+    torn: bool = False
 
     @property
     def run(self) -> str:
@@ -45,6 +47,7 @@ def read_journal(path: Path) -> RunJournal:
     """Parse a journal; a torn last line (a crash mid-write) is skipped."""
     header: dict[str, Any] = {}
     records: dict[int, dict[str, Any]] = {}
+    raw = b"\n"
     with path.open("rb") as f:
         modified = os.fstat(f.fileno()).st_mtime
         for raw in f:
@@ -66,7 +69,7 @@ def read_journal(path: Path) -> RunJournal:
         Leftover(run, r.get("build", ""), r["reaper"], r["kind"], r.get("details", {}), r["n"])
         for r in records.values()
     ]
-    return RunJournal(path, header, leftovers, modified)
+    return RunJournal(path, header, leftovers, modified, torn=not raw.endswith(b"\n"))
 
 
 class Claim:
@@ -99,7 +102,10 @@ def claim(path: Path) -> Claim | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if path.exists():  # else a reap that just finished deleted it
-            return Claim(read_journal(path), fd)
+            journal = read_journal(path)
+            if journal.torn:  # end it, or the first line this reap writes is lost with it
+                os.write(fd, b"\n")
+            return Claim(journal, fd)
     except BlockingIOError:
         pass
     os.close(fd)
