@@ -123,7 +123,6 @@ class Report:
     failed: list[str] = field(default_factory=list)
     #: runs still going (or being reaped elsewhere), and journals too recent to touch
     live: set[str] = field(default_factory=set)
-    young: int = 0
 
 
 @dataclass
@@ -149,7 +148,6 @@ class Reap:
                 self.report.live.add(path.name.removesuffix(SUFFIX))
             elif time.time() - taken.journal.modified < self.older_than:
                 self.report.live.add(taken.journal.run)
-                self.report.young += 1
                 os.close(taken.fd)
             else:
                 claims.append(taken)
