@@ -13,6 +13,9 @@ from ansible_helpers import build, built, write
 from tests.conftest import run_kiln
 from tests.dockerd import DockerEngine
 
+from kiln.testing import MockCommunicator, MockUi, configure
+from kiln_plugin_ansible.ansible_local import AnsibleLocal
+
 PLAYBOOK = """
 - hosts: all
   gather_facts: false
@@ -132,6 +135,22 @@ def test_several_playbooks_and_a_playbook_dir_run_in_order(
     )
     image = built(docker_engine, folder, images)
     assert shell(docker_engine, image, "cat /etc/kiln-order") == "first\nsecond\n"
+
+
+def test_a_playbook_file_deep_in_playbook_dir_is_uploaded_where_it_runs(folder: Path) -> None:
+    write(folder, **{"project__plays__site.yml": "- hosts: all\n  tasks: []\n"})
+    local = configure(
+        AnsibleLocal,
+        playbook_dir=str(folder / "project"),
+        playbook_file=str(folder / "project" / "plays" / "site.yml"),
+        staging_directory="/srv/ansible",
+    )
+    comm = MockCommunicator()
+    local.provision(MockUi(), comm, {})
+    (run,) = [command for command in comm.commands if " ansible-playbook " in command]
+    assert " ansible-playbook /srv/ansible/site.yml " in run
+    assert "/srv/ansible/site.yml" in comm.files  # as Packer does, beside the folder's copy
+    assert "/srv/ansible/plays/site.yml" in comm.files
 
 
 def test_a_sensitive_extra_variable_stays_off_the_command_line_and_the_output(

@@ -190,20 +190,23 @@ class AnsibleLocal(Provisioner):
     def _stage(self, name: str) -> str:
         return posixpath.join(self.staging, name)
 
-    def _playbooks(self) -> list[tuple[str, str]]:
-        """(local path, path on the machine) of each playbook to run, in order. A
-        playbook in ``playbook_dir`` is already there; others go under the staging
-        folder at their absolute path, as Packer puts them."""
+    def _playbooks(self) -> list[tuple[str, str, bool]]:
+        """(local path, path on the machine, whether it is uploaded) of each playbook to
+        run, in order, as Packer places them: ``playbook_file`` is uploaded to the
+        staging folder under its name (from ``playbook_dir`` too); of ``playbook_files``,
+        one in ``playbook_dir`` is already there, others are uploaded under the staging
+        folder at their absolute path."""
         config = self.config
         if config.playbook_file:
-            return [(config.playbook_file, self._stage(os.path.basename(config.playbook_file)))]
+            name = os.path.basename(config.playbook_file)
+            return [(config.playbook_file, self._stage(name), True)]
         base = os.path.abspath(config.playbook_dir) if config.playbook_dir else ""
         found = []
         for path in config.playbook_files:
             full = os.path.abspath(path)
-            inside = base and os.path.commonpath([base, full]) == base
+            inside = bool(base) and os.path.commonpath([base, full]) == base
             relative = os.path.relpath(full, base) if inside else full.lstrip(os.sep)
-            found.append((full, self._stage(relative.replace(os.sep, "/"))))
+            found.append((full, self._stage(relative.replace(os.sep, "/")), not inside))
         return found
 
     def _uploads(self) -> list[Upload]:
@@ -213,9 +216,8 @@ class AnsibleLocal(Provisioner):
         uploads = []
         if config.playbook_dir:
             uploads.append(Upload(config.playbook_dir, self.staging, True, "playbook_dir"))
-        base = os.path.abspath(config.playbook_dir) if config.playbook_dir else ""
-        for src, dst in self._playbooks():
-            if not (base and os.path.commonpath([base, os.path.abspath(src)]) == base):
+        for src, dst, upload in self._playbooks():
+            if upload:
                 uploads.append(Upload(src, dst, False, "playbook"))
         if config.galaxy_file:
             dst = self._stage(os.path.basename(config.galaxy_file))
@@ -266,7 +268,7 @@ class AnsibleLocal(Provisioner):
             if self.config.galaxy_file:
                 self._galaxy(ui, comm)
             inventory = shlex.quote(self._inventory()[0])
-            for _, playbook in self._playbooks():
+            for _, playbook, _ in self._playbooks():
                 self._run_playbook(ui, comm, playbook, extra, inventory)
         finally:
             self._clean(ui, comm, secrets)
