@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from kiln.sdk import (
     Action,
     BuildError,
-    Cancelled,
     Context,
     Entry,
     StateBag,
@@ -198,7 +197,7 @@ class StepConnectDocker(Step):
     not at all (``communicator = "none"``)."""
 
     def __init__(self, config: DockerConfig, driver: Driver, ctx: Context) -> None:
-        self.config, self.driver, self.ctx = config, driver, ctx
+        self.config, self.driver = config, driver
         self.ssh = StepConnect(config, self._address, ctx=ctx)
 
     def run(self, state: StateBag) -> Action:
@@ -287,8 +286,7 @@ class StepCommit(Step):
         state["image_id"] = self.image_id
         state["generated_data"]["ImageSha256"] = self.image_id
         ui.message(f"Image ID: {self.image_id}")
-        if self.ctx.cancelled:
-            raise Cancelled("cancelled")
+        self.ctx.check()
         return Action.CONTINUE
 
     def cleanup(self, state: StateBag) -> None:
