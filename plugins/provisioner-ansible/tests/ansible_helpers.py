@@ -41,15 +41,20 @@ source "docker" "target" {{
 
 
 def template(
-    source: str, provisioner: str, *, ref: str = "source.null.target", head: str = ""
+    source: str,
+    provisioner: str,
+    *,
+    ref: str = "source.null.target",
+    head: str = "",
+    kind: str = "ansible",
 ) -> str:
     """A whole template: ``head`` (variables...), the source, one build of it with
-    ``provisioner`` (the body of a ``provisioner "ansible"`` block)."""
+    ``provisioner`` (the body of a ``provisioner "KIND"`` block)."""
     body = textwrap.indent(textwrap.dedent(provisioner).strip(), "    ")
     return (
         textwrap.dedent(head)
         + source
-        + f'\nbuild {{\n  sources = ["{ref}"]\n  provisioner "ansible" {{\n{body}\n  }}\n}}\n'
+        + f'\nbuild {{\n  sources = ["{ref}"]\n  provisioner "{kind}" {{\n{body}\n  }}\n}}\n'
     )
 
 

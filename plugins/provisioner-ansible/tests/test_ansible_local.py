@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from ansible_helpers import build, built, write
+from ansible_helpers import build, built, docker_source, template, write
 from tests.conftest import run_kiln
 from tests.dockerd import DockerEngine
 
@@ -38,14 +38,8 @@ SECRET = "s3cr3t-pizza-topping"
 def local_template(image: str, provisioner: str, head: str = "") -> str:
     """A docker source of ``image`` and one build of it with an ``ansible-local``
     provisioner whose body is ``provisioner``."""
-    body = textwrap.indent(textwrap.dedent(provisioner).strip(), "    ")
-    return (
-        textwrap.dedent(head)
-        + f'source "docker" "target" {{\n  image  = "{image}"\n  pull   = false\n'
-        + "  commit = true\n}\n"
-        + 'build {\n  sources = ["source.docker.target"]\n'
-        + f'  provisioner "ansible-local" {{\n{body}\n  }}\n}}\n'
-    )
+    ref = "source.docker.target"
+    return template(docker_source(image), provisioner, ref=ref, head=head, kind="ansible-local")
 
 
 def shell(engine: DockerEngine, image: str, command: str) -> str:
