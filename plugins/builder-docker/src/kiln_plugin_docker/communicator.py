@@ -270,9 +270,7 @@ class DockerCommunicator(Communicator):
                     while chunk := data.read(CHUNK):
                         dst.write(chunk)
                         meter.advance(len(chunk))
-            except DockerError as exc:
-                raise CommunicatorError(f"cannot download {src}: {exc}") from None
-            except tarfile.TarError as exc:
+            except (DockerError, tarfile.TarError) as exc:
                 raise CommunicatorError(f"cannot download {src}: {exc}") from None
 
     def download_dir(
@@ -290,9 +288,7 @@ class DockerCommunicator(Communicator):
             try:
                 with self.driver.reading("cp", f"{self.container}:{path}", "-", ctx=ctx) as out:
                     tarstream.extract_archive(_Metered(out, meter), dst, exclude, top)
-            except DockerError as exc:
-                raise CommunicatorError(f"cannot download {src}: {exc}") from None
-            except tarfile.TarError as exc:
+            except (DockerError, tarfile.TarError) as exc:
                 raise CommunicatorError(f"cannot download {src}: {exc}") from None
 
 
