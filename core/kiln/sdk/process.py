@@ -145,6 +145,7 @@ def _feed(pipe: IO[bytes] | None, data: BinaryIO) -> threading.Thread:
             with pipe:
                 while chunk := data.read(CHUNK):
                     pipe.write(chunk)
+                    pipe.flush()  # now: a stream's reader may wait for this piece to answer
         except (BrokenPipeError, ValueError):  # the program stopped reading, or was stopped
             pass
 
