@@ -68,8 +68,11 @@ def run(argv: list[str]) -> int:
     @cache
     def managers(paths: tuple[str, ...]) -> PluginManager:
         # a run's own plugin folders; with none, every installed plugin (for the sweep)
-        pm = make_manager(paths) if paths else plugin_manager(None, strict=False)
-        return pm if pm is not None else make_manager()
+        if paths:
+            return make_manager(paths)
+        pm = plugin_manager(None, strict=False)
+        assert pm is not None  # not strict: lock problems only warn
+        return pm
 
     output = Output(color=values["color"] and sys.stdout.isatty())
     reap = Reap(
