@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import KILN
-from tests.dockerd import DockerEngine
+from tests.dockerd import AuthRegistry, DockerEngine
 
 #: what the builder and docker-import say about the images they make
 MADE_IMAGE = re.compile(r"(?:Image ID|Imported ID): (sha256:[0-9a-f]{64})")
@@ -108,6 +108,27 @@ def manifest_digest(
     with urllib.request.urlopen(request, timeout=10) as response:
         digest: str = response.headers["Docker-Content-Digest"]
     return digest
+
+
+def own_login(engine: DockerEngine, registry: AuthRegistry, config: Path) -> None:
+    """``docker login`` to ``registry`` in the docker configuration folder ``config``: a
+    login of the test's own, which kiln never sees."""
+    engine.docker(
+        *("--config", str(config), "login", "--username", registry.username),
+        *("--password-stdin", registry.address),
+        input=registry.password.encode(),
+    )
+
+
+def push_with_own_login(
+    engine: DockerEngine, registry: AuthRegistry, image: str, reference: str, config: Path
+) -> None:
+    """Put ``image`` in ``registry`` as ``reference`` (tagged so in the engine too), with
+    a login of the test's own in the folder ``config``, which is removed afterwards."""
+    own_login(engine, registry, config)
+    engine.docker("tag", image, reference)
+    engine.docker("--config", str(config), "push", reference)
+    shutil.rmtree(config)
 
 
 def spy_docker(folder: Path) -> tuple[Path, Path]:

@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import pytest
 from docker_faults import PATIENCE, BuildProcess, FaultyDocker
+from docker_helpers import push_with_own_login
 from tests.conftest import KILN
 from tests.dockerd import AuthRegistry, DockerEngine, make_busybox_image, running_dockerd
 from tests.faults import FaultReport
@@ -133,16 +134,9 @@ def base_image(
 ) -> str:
     """The busybox image in the registry that wants a login, and in the engine too (a
     pull finds it up to date: the base, not something a build made)."""
-    registry = docker_auth_registry
-    reference = f"{registry.address}/kiln-fault/base:1"
+    reference = f"{docker_auth_registry.address}/kiln-fault/base:1"
     config = tmp_path_factory.mktemp("fault-docker-config")
-    login = ["--config", str(config), "login", "--username", registry.username]
-    docker_engine.docker(
-        *login, "--password-stdin", registry.address, input=registry.password.encode()
-    )
-    docker_engine.docker("tag", busybox_image, reference)
-    docker_engine.docker("--config", str(config), "push", reference)
-    shutil.rmtree(config)
+    push_with_own_login(docker_engine, docker_auth_registry, busybox_image, reference, config)
     return reference
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import tarfile
 import textwrap
 import urllib.request
@@ -25,6 +24,8 @@ from docker_helpers import (
     files_under,
     manifest_digest,
     ok,
+    own_login,
+    push_with_own_login,
     snapshot,
     spy_docker,
 )
@@ -511,22 +512,9 @@ def private_image(
 ) -> Iterator[str]:
     """An image only in the registry that wants a login (pushed with a login of the
     test's own, which kiln never sees)."""
-    registry = docker_auth_registry
-    reference = f"{registry.address}/kiln/base-{uuid.uuid4().hex[:8]}:1"
+    reference = f"{docker_auth_registry.address}/kiln/base-{uuid.uuid4().hex[:8]}:1"
     config = tmp_path_factory.mktemp("setup-docker-config")
-    docker_engine.docker(
-        "--config",
-        str(config),
-        "login",
-        "--username",
-        registry.username,
-        "--password-stdin",
-        registry.address,
-        input=registry.password.encode(),
-    )
-    docker_engine.docker("tag", busybox_image, reference)
-    docker_engine.docker("--config", str(config), "push", reference)
-    shutil.rmtree(config)
+    push_with_own_login(docker_engine, docker_auth_registry, busybox_image, reference, config)
     yield reference
     docker_engine.docker("rmi", "--force", reference, check=False)
 
@@ -741,16 +729,7 @@ def test_docker_push_without_login_uses_the_users_own_docker_login(
     assert "no basic auth credentials" in output
 
     # logged in the user's own way: docker-push uses that login
-    engine.docker(
-        "--config",
-        str(config_dir),
-        "login",
-        "--username",
-        registry.username,
-        "--password-stdin",
-        registry.address,
-        input=registry.password.encode(),
-    )
+    own_login(engine.engine, registry, config_dir)
     proc = ok(engine.build(folder, env=env))
     served = manifest_digest(
         registry.address, f"kiln/{name}", "v1", auth=(registry.username, registry.password)
