@@ -10,12 +10,14 @@ itself depends on: the plugin installer takes those from kiln's own environment)
 ``DIR/simple/`` is rewritten to list every file in ``DIR/files/``. Downloaded
 dependencies stay, so running it again only rebuilds the plugins.
 
-The index layout is the one the install tests use (:func:`tests.wheels.write_simple_index`):
-one implementation for both.
+The install tests lay out their folder indexes with :func:`write_simple_index` too
+(``from scripts.publish_plugins import write_simple_index``): one implementation for both.
 """
 
 from __future__ import annotations
 
+import hashlib
+import html
 import subprocess
 import sys
 import tempfile
@@ -24,17 +26,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+from kiln.install.index import wheel_metadata
+
+__all__ = [
+    "build_wheels",
+    "core_dependencies",
+    "plugin_folders",
+    "publish",
+    "third_party",
+    "write_simple_index",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.wheels import write_simple_index  # noqa: E402  (needs ROOT on sys.path)
-
-from kiln.install.index import wheel_metadata  # noqa: E402
-
-__all__ = ["build_wheels", "core_dependencies", "plugin_folders", "publish", "third_party"]
 
 
 def plugin_folders(root: Path = ROOT) -> list[Path]:
@@ -97,7 +102,7 @@ def core_dependencies(root: Path = ROOT) -> set[str]:
 def third_party(wheels: Iterable[Path], root: Path = ROOT) -> list[str]:
     """What the plugins need beyond kiln and kiln's dependencies, as requirement strings."""
     skip = {"kiln", *core_dependencies(root)}
-    skip |= {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in wheels}
+    skip |= {_project_of(w) for w in wheels}
     found: dict[str, str] = {}
     for wheel in wheels:
         for req in requires_dist(wheel):
@@ -105,6 +110,64 @@ def third_party(wheels: Iterable[Path], root: Path = ROOT) -> list[str]:
                 req.marker = None
                 found.setdefault(str(req), str(req))
     return sorted(found)
+
+
+def _project_of(file: Path) -> str:
+    """The canonical project name of a wheel or sdist, from its file name."""
+    if file.name.endswith(".whl"):
+        return canonicalize_name(parse_wheel_filename(file.name)[0])
+    return canonicalize_name(parse_sdist_filename(file.name)[0])
+
+
+def _requires_python(file: Path) -> str | None:
+    if not file.name.endswith(".whl"):
+        return None
+    value = wheel_metadata(file).get("Requires-Python")
+    return str(value) if value else None
+
+
+def write_simple_index(folder: Path, files: Iterable[Path]) -> Path:
+    """Lay out a PEP 503 folder index of ``files`` under ``folder/simple`` and return it.
+
+    Each project page links its files (relative ``../../files/NAME``, copied into
+    ``folder/files``) with a ``#sha256=`` fragment and ``data-requires-python`` when the
+    wheel declares it. Calling it again adds files: the pages list everything in
+    ``folder/files``.
+    """
+    simple = folder / "simple"
+    store = folder / "files"
+    store.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        target = store / file.name
+        if file.resolve() != target.resolve():
+            target.write_bytes(file.read_bytes())
+    projects: dict[str, list[Path]] = {}
+    for file in store.iterdir():
+        projects.setdefault(_project_of(file), []).append(file)
+    for project, project_files in projects.items():
+        links = []
+        for file in sorted(project_files):
+            digest = hashlib.sha256(file.read_bytes()).hexdigest()
+            attr = ""
+            requires = _requires_python(file)
+            if requires:
+                attr = f' data-requires-python="{html.escape(requires)}"'
+            links.append(f'<a href="../../files/{file.name}#sha256={digest}"{attr}>{file.name}</a>')
+        page = simple / project / "index.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(_page(f"Links for {project}", links), encoding="utf-8")
+    root_links = [f'<a href="{p}/">{p}</a>' for p in sorted(projects)]
+    simple.mkdir(parents=True, exist_ok=True)
+    (simple / "index.html").write_text(_page("Simple index", root_links), encoding="utf-8")
+    return simple
+
+
+def _page(title: str, links: list[str]) -> str:
+    body = "<br>\n".join(links)
+    return (
+        '<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0">'
+        f"<title>{title}</title></head>\n<body><h1>{title}</h1>\n{body}\n</body></html>\n"
+    )
 
 
 def publish(index: Path, root: Path = ROOT) -> int:
@@ -116,9 +179,9 @@ def publish(index: Path, root: Path = ROOT) -> int:
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kiln-wheels-") as tmp:
         wheels = build_wheels(folders, Path(tmp))
-        projects = {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in wheels}
+        projects = {_project_of(w) for w in wheels}
         for old in store.glob("*.whl"):
-            if canonicalize_name(parse_wheel_filename(old.name)[0]) in projects:
+            if _project_of(old) in projects:
                 old.unlink()  # a plugin's wheels are the ones the tree builds now
         needed = third_party(wheels, root)
         if needed:

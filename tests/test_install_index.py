@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.version import Version
+from scripts.publish_plugins import write_simple_index
 
 from kiln.install.errors import InstallError
 from kiln.install.index import (
@@ -28,7 +29,7 @@ from kiln.install.index import (
 )
 from tests.indexserver import PypiIndex, Reply, ScriptedServer
 from tests.sshd import free_port
-from tests.wheels import make_sdist, make_wheel, wheel_metadata, write_simple_index
+from tests.wheels import make_sdist, make_wheel, wheel_metadata
 
 JSON = "application/vnd.pypi.simple.v1+json"
 HTML = "text/html; charset=utf-8"

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from scripts.publish_plugins import write_simple_index
 
 from kiln.install.lockfile import LOCK_NAME, installed_folders, read_lock
 from tests.conftest import KILN, run_kiln
 from tests.indexserver import PypiIndex
-from tests.wheels import make_sdist, make_wheel, write_simple_index
+from tests.wheels import make_sdist, make_wheel
 
 PLUGIN = """
 from kiln.plugins.types import BuilderSpec

@@ -1,4 +1,5 @@
-"""Build small, valid wheels, sdists and PEP 503 folder indexes for the install tests.
+"""Build small, valid wheels and sdists for the install tests (their folder indexes are
+laid out by :func:`scripts.publish_plugins.write_simple_index`, as published plugins are).
 
 Pure Python and fast (no pip, no build backend): a wheel is a zip with the package
 files, ``NAME-VERSION.dist-info/{METADATA,WHEEL,entry_points.txt,RECORD}``.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import io
 import tarfile
 import zipfile
@@ -16,8 +16,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, canonicalize_version, parse_wheel_filename
-
-from kiln.install import index as kiln_index
 
 
 def _dist_name(name: str) -> str:
@@ -114,62 +112,3 @@ def make_sdist(folder: Path, name: str, version: str) -> Path:
             entry.size = len(data)
             tar.addfile(entry, io.BytesIO(data))
     return path
-
-
-def _project_of(file: Path) -> str:
-    if file.name.endswith(".whl"):
-        return canonicalize_name(parse_wheel_filename(file.name)[0])
-    from packaging.utils import parse_sdist_filename
-
-    return canonicalize_name(parse_sdist_filename(file.name)[0])
-
-
-def _requires_python(file: Path) -> str | None:
-    if not file.name.endswith(".whl"):
-        return None
-    value = kiln_index.wheel_metadata(file).get("Requires-Python")
-    return str(value) if value else None
-
-
-def write_simple_index(folder: Path, files: Iterable[Path]) -> Path:
-    """Lay out a PEP 503 folder index of ``files`` under ``folder/simple`` and return it.
-
-    Each project page links its files (relative ``../../files/NAME``, copied into
-    ``folder/files``) with a ``#sha256=`` fragment and ``data-requires-python`` when the
-    wheel declares it. Calling it again adds files: the pages list everything in
-    ``folder/files``.
-    """
-    simple = folder / "simple"
-    store = folder / "files"
-    store.mkdir(parents=True, exist_ok=True)
-    for file in files:
-        target = store / file.name
-        if file.resolve() != target.resolve():
-            target.write_bytes(file.read_bytes())
-    projects: dict[str, list[Path]] = {}
-    for file in store.iterdir():
-        projects.setdefault(_project_of(file), []).append(file)
-    for project, project_files in projects.items():
-        links = []
-        for file in sorted(project_files):
-            digest = hashlib.sha256(file.read_bytes()).hexdigest()
-            attr = ""
-            requires = _requires_python(file)
-            if requires:
-                attr = f' data-requires-python="{html.escape(requires)}"'
-            links.append(f'<a href="../../files/{file.name}#sha256={digest}"{attr}>{file.name}</a>')
-        page = simple / project / "index.html"
-        page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(_page(f"Links for {project}", links), encoding="utf-8")
-    root_links = [f'<a href="{p}/">{p}</a>' for p in sorted(projects)]
-    simple.mkdir(parents=True, exist_ok=True)
-    (simple / "index.html").write_text(_page("Simple index", root_links), encoding="utf-8")
-    return simple
-
-
-def _page(title: str, links: list[str]) -> str:
-    body = "<br>\n".join(links)
-    return (
-        '<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0">'
-        f"<title>{title}</title></head>\n<body><h1>{title}</h1>\n{body}\n</body></html>\n"
-    )
