@@ -32,19 +32,15 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def _metadata(name: str, version: str, requires: Iterable[str], requires_python: str | None) -> str:
+def wheel_metadata(
+    name: str, version: str, *, requires: Iterable[str] = (), requires_python: str | None = None
+) -> str:
+    """The METADATA text :func:`make_wheel` writes (for serving it as a PEP 658 file)."""
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
     lines += [f"Requires-Dist: {req}" for req in requires]
     return "\n".join(lines) + "\n\n"
-
-
-def wheel_metadata(
-    name: str, version: str, *, requires: Iterable[str] = (), requires_python: str | None = None
-) -> str:
-    """The METADATA text :func:`make_wheel` writes (for serving it as a PEP 658 file)."""
-    return _metadata(name, version, requires, requires_python)
 
 
 def make_wheel(
@@ -74,7 +70,9 @@ def make_wheel(
         contents[member] = data.encode() if isinstance(data, str) else data
     for script, text in (scripts or {}).items():
         contents[f"{dist}-{ver}.data/scripts/{script}"] = text.encode()
-    contents[f"{info}/METADATA"] = _metadata(name, version, requires, requires_python).encode()
+    contents[f"{info}/METADATA"] = wheel_metadata(
+        name, version, requires=requires, requires_python=requires_python
+    ).encode()
     contents[f"{info}/WHEEL"] = (
         f"Wheel-Version: 1.0\nGenerator: kiln-tests\nRoot-Is-Purelib: true\nTag: {tag}\n\n"
     ).encode()
@@ -103,7 +101,7 @@ def make_sdist(folder: Path, name: str, version: str) -> Path:
     base = f"{_dist_name(name)}-{_file_version(version)}"
     path = folder / f"{base}.tar.gz"
     members = {
-        f"{base}/PKG-INFO": _metadata(name, version, (), None).encode(),
+        f"{base}/PKG-INFO": wheel_metadata(name, version).encode(),
         f"{base}/{_dist_name(name)}/__init__.py": b"",
     }
     with tarfile.open(path, "w:gz") as tar:
