@@ -82,7 +82,9 @@ class SSHCommunicator(Communicator):
 
     ``private_key``/``public_key`` are a temporary key pair the builder installed
     (see :class:`~kiln.sdk.steps.StepTemporaryKeyPair`); the key is tried first. ``ui``
-    shows transfer progress.
+    shows transfer progress. ``outlives_build``: the machine stays after the build (the
+    null builder's), so ``kiln reap`` may log in again to remove what a killed build
+    left on it; a machine the build removes takes such files with it.
     """
 
     type = "ssh"
@@ -95,6 +97,7 @@ class SSHCommunicator(Communicator):
         private_key: str = "",
         public_key: str = "",
         ui: Ui | None = None,
+        outlives_build: bool = False,
     ) -> None:
         host = host or config.ssh_host
         if not host:
@@ -102,7 +105,9 @@ class SSHCommunicator(Communicator):
         self.config = config
         self.ui = ui
         self._target, self._bastion = logins(config, host, private_key)
-        self._temporary_key = bool(private_key)
+        # kiln reap can log in again only with the user's own key file or agent
+        own_key = bool(config.ssh_private_key_file or config.ssh_agent_auth)
+        self._reachable_later = outlives_build and own_key and not private_key
         if not private_key and config.ssh_private_key_file:
             with open(os.path.expanduser(config.ssh_private_key_file), encoding="utf-8") as f:
                 private_key = f.read()
@@ -165,10 +170,9 @@ class SSHCommunicator(Communicator):
             self._detach()
 
     def reap_details(self) -> dict[str, Any] | None:
-        config = self.config
-        if self._temporary_key or not (config.ssh_private_key_file or config.ssh_agent_auth):
+        if not self._reachable_later:
             return None
-        ssh = {name: getattr(config, name) for name in REAP_OPTIONS}
+        ssh = {name: getattr(self.config, name) for name in REAP_OPTIONS}
         return {"ssh": {**ssh, "ssh_host": self.info.host}}
 
     def _attach(self, transport: paramiko.Transport, jump: paramiko.Transport | None) -> None:

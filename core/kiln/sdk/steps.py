@@ -54,7 +54,9 @@ class StepConnect(Step):
     """Connect as ``communicator`` says and put the communicator (None for ``"none"``) in
     ``state["communicator"]``. ``host`` finds the address in the state (an instance's
     IP address); without it, ``ssh_host`` is used. A key made by
-    :class:`StepTemporaryKeyPair` is tried first."""
+    :class:`StepTemporaryKeyPair` is tried first. ``outlives_build``: the machine is
+    not the build's own and stays after it (the null builder's), so what a killed build
+    left on it is in the journal for ``kiln reap`` (see ``Communicator.reap_details``)."""
 
     def __init__(
         self,
@@ -62,10 +64,12 @@ class StepConnect(Step):
         host: Callable[[StateBag], str] | None = None,
         *,
         ctx: Context,
+        outlives_build: bool = False,
     ) -> None:
         self.config = config
         self.host = host
         self.ctx = ctx
+        self.outlives_build = outlives_build
         self.comm: Communicator | None = None
 
     def run(self, state: StateBag) -> Action:
@@ -93,6 +97,7 @@ class StepConnect(Step):
                 private_key=state.get("ssh_private_key", ""),
                 public_key=state.get("ssh_public_key", ""),
                 ui=ui,
+                outlives_build=self.outlives_build,
             )
             ui.say("Waiting for SSH to become available...")
             self.comm = comm

@@ -55,7 +55,8 @@ class NullBuilder(Builder):
 
     def run(self, ui: Ui, hook: Hook) -> Artifact | None:
         state = StateBag(ui=ui, hook=hook, instance_id="Null")
-        steps = [StepConnect(self.config, ctx=self.ctx), StepProvision()]
+        # the machine exists before the build and stays after it
+        steps = [StepConnect(self.config, ctx=self.ctx, outlives_build=True), StepProvision()]
         run_steps(self.ctx, steps, state, ui)
         return Artifact(
             BUILDER_ID, id="Null", description="Did not export anything. This is the null builder"
