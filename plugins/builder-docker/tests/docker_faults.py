@@ -86,6 +86,19 @@ class FaultyDocker:
         (self.markers / "release").touch()
 
 
+def kiln_reap(state: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """``kiln reap`` of the journals in the folder ``state``, in ``env`` without its
+    DOCKER_ variables: the journal says which engine to use."""
+    clean = {k: v for k, v in env.items() if not k.startswith("DOCKER_")}
+    return subprocess.run(
+        [*KILN, "reap", "-color=false"],
+        capture_output=True,
+        text=True,
+        env={**clean, "KILN_STATE_DIR": str(state)},
+        timeout=PATIENCE,
+    )
+
+
 class BuildProcess:
     """``kiln build`` running in the background, its output (both streams) in a file."""
 

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from docker_faults import PATIENCE, BuildProcess, FaultyDocker
+from docker_faults import BuildProcess, FaultyDocker, kiln_reap
 from docker_helpers import push_with_own_login
-from tests.conftest import KILN
 from tests.dockerd import AuthRegistry, DockerEngine, make_busybox_image, running_dockerd
 from tests.faults import FaultReport
 
@@ -188,16 +187,9 @@ class Scene:
     def build(self, **extra: str) -> BuildProcess:
         return BuildProcess(self.template, self.root / "build.log", self.env(**extra))
 
-    def reap(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def reap(self) -> subprocess.CompletedProcess[str]:
         """``kiln reap`` with no DOCKER_HOST: the journal says which engine to use."""
-        env = {k: v for k, v in self.env().items() if not k.startswith("DOCKER_")}
-        return subprocess.run(
-            [*KILN, "reap", "-color=false", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=PATIENCE,
-        )
+        return kiln_reap(self.state, self.env())
 
     def kept(self) -> set[str]:
         """Images the build handed over (docker-import's image, before docker-save)."""
@@ -382,23 +374,15 @@ def test_kiln_reap_leaves_an_image_a_container_uses_and_says_why(
     engine = {"DOCKER_HOST": docker_engine.host}
     journal.record(REAPER, "image", "docker.x", id=image, docker="docker", engine=engine)
     journal.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env["KILN_STATE_DIR"] = str(state)
-
-    def reap() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*KILN, "reap", "-color=false"], capture_output=True, text=True, env=env, timeout=60
-        )
-
-    first = reap()
+    first = kiln_reap(state, os.environ)
     assert first.returncode == 1
     assert f"docker.x: could not remove image {image}: docker rmi {image} failed" in first.stderr
     assert f"image is being used by stopped container {user[:12]}" in first.stderr
     assert image in docker_engine.images()
 
     docker_engine.docker("rm", user)
-    second = reap()
+    second = kiln_reap(state, os.environ)
     assert second.returncode == 0, second.stderr
     assert f"docker.x: removed image {image}" in second.stdout
     assert image not in docker_engine.images()
-    assert "Nothing left behind" in reap().stdout
+    assert "Nothing left behind" in kiln_reap(state, os.environ).stdout
