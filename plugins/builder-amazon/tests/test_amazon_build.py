@@ -499,3 +499,39 @@ def test_the_artifact_destroys_its_amis(
     assert artifact.id == f"us-east-1:{made['us-east-1']},us-west-2:{made['us-west-2']}"
     artifact.destroy()
     assert ec2.resources(REGIONS[:2]) == before
+
+
+def test_a_volume_that_outlived_the_instance_goes_though_another_went_with_it(
+    ec2: EC2Emulator,
+) -> None:
+    """The instance's root volume went with it, a data volume of its AMI outlived it: the
+    volumes' lookup must not fail on the one that is gone and leave the other."""
+    from kiln.sdk import Context, StateBag
+    from kiln.testing import MockUi
+    from kiln_plugin_amazon.access import AWS
+    from kiln_plugin_amazon.config import EbsConfig
+    from kiln_plugin_amazon.steps import StepCleanupVolumes
+
+    before = ec2.resources()
+    outlived = ec2.client().create_volume(AvailabilityZone="us-east-1a", Size=1)["VolumeId"]
+    config = EbsConfig(
+        ami_name="kiln-volumes",
+        region="us-east-1",
+        access_key="testing",
+        secret_key="testing",
+        custom_endpoint_ec2=ec2.endpoint,
+    )
+    mappings = [
+        ("/dev/sda1", "vol-0123456789abcdef0", True),  # deleted with the instance
+        ("/dev/sdg", outlived, False),
+    ]
+    instance = {
+        "BlockDeviceMappings": [
+            {"DeviceName": device, "Ebs": {"VolumeId": volume, "DeleteOnTermination": end}}
+            for device, volume, end in mappings
+        ]
+    }
+    ctx = Context()
+    step = StepCleanupVolumes(config, AWS(config, ctx), ctx)
+    step.cleanup(StateBag(ui=MockUi(), instance=instance))
+    assert ec2.resources() == before

@@ -372,12 +372,13 @@ class StepCleanupVolumes(AwsStep):
         ]
         if not volumes:
             return
-        try:
-            found = self.ec2.describe_volumes(VolumeIds=volumes)["Volumes"]
-        except ClientError as exc:
-            if error_code(exc) != "InvalidVolume.NotFound":
-                raise BuildError(f"Cannot look up the instance's volumes: {exc}") from None
-            found = []  # deleted with the instance
+        # by a filter, as Packer does: VolumeIds fails whole (InvalidVolume.NotFound)
+        # when one of them went with the instance, and would hide those that outlived it
+        found = aws_call(
+            "Cannot look up the instance's volumes",
+            self.ec2.describe_volumes,
+            Filters=[{"Name": "volume-id", "Values": volumes}],
+        )["Volumes"]
         for volume in found:
             if volume.get("State") == "available":
                 state["ui"].say(f"Deleting volume {volume['VolumeId']}...")
