@@ -8,9 +8,12 @@
 - :func:`scripted_server` is a stdlib HTTP server whose answers a test scripts per path
   (status, headers, body, a delay, or a dropped connection), for index error tests and
   for serving PEP 691 JSON or PEP 658 metadata pypiserver does not offer.
+- :func:`publish_plugins` runs ``scripts/publish-plugins`` into a folder index; the
+  session fixture ``published_plugins`` is the repository's plugins published once, for
+  the tests that ``kiln init`` them as a user would.
 
-tests/conftest.py registers this module as a pytest plugin: every test can ask for
-``pypi_index`` and ``scripted`` by name.
+The root conftest.py registers this module as a pytest plugin: every test, the plugins'
+included, can ask for ``pypi_index``, ``scripted`` and ``published_plugins`` by name.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from pathlib import Path
 import pytest
 
 from tests.sshd import free_port, stop_process
+
+PUBLISH_PLUGINS = Path(__file__).resolve().parent.parent / "scripts" / "publish-plugins"
 
 
 def _pypi_server_command() -> list[str]:
@@ -196,3 +201,22 @@ def scripted() -> Iterator[ScriptedServer]:
     """A :class:`ScriptedServer` on loopback for one test."""
     with scripted_server() as server:
         yield server
+
+
+def publish_plugins(index: Path) -> str:
+    """Publish the repository's plugins (and their third-party dependencies) into the
+    folder index ``index`` with ``scripts/publish-plugins``; return what it printed."""
+    published = subprocess.run(
+        [str(PUBLISH_PLUGINS), str(index)], capture_output=True, text=True, timeout=600
+    )
+    assert published.returncode == 0, published.stdout + published.stderr
+    return published.stdout
+
+
+@pytest.fixture(scope="session")
+def published_plugins(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The repository's plugins published once for the session: the folder index's URL,
+    for ``KILN_INDEX_URL``."""
+    index = tmp_path_factory.mktemp("published-plugins")
+    publish_plugins(index)
+    return (index / "simple").as_uri() + "/"
