@@ -20,18 +20,18 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import bcrypt
 import pytest
 
-from tests.sshd import free_port, stop_process
+from tests.sshd import free_port, stop_process, wait_until_serving
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 DOCKER_ENGINE = SCRIPTS / "docker-engine"
@@ -174,29 +174,17 @@ def make_debian_image(engine: DockerEngine, tag: str = DEBIAN_TAG) -> str:
     return _make_image(engine, "Debian", MAKE_DEBIAN_IMAGE, tag, timeout=900)
 
 
-def _wait_for_registry(
-    address: str, proc: subprocess.Popen[bytes], log: Path, login: bool, timeout: float = 15
-) -> None:
-    """Wait until the registry answers ``/v2/``: 200, or with ``login`` a 401 that asks
-    for basic auth."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"docker-registry exited with {proc.returncode}: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://{address}/v2/", timeout=1) as response:
-                if response.status == 200 and not login:
-                    return
-        except urllib.error.HTTPError as exc:
-            asks = "basic" in exc.headers.get("WWW-Authenticate", "").lower()
-            if login and exc.code == 401 and asks:
-                return
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(
-        f"docker-registry did not answer on {address} within {timeout:g} s: {log.read_text()}"
-    )
+def _registry_answers(address: str, login: bool) -> bool:
+    """Whether the registry answers ``/v2/``: 200, or with ``login`` a 401 that asks for
+    basic auth."""
+    try:
+        with urllib.request.urlopen(f"http://{address}/v2/", timeout=1) as response:
+            return response.status == 200 and not login
+    except urllib.error.HTTPError as exc:
+        asks = "basic" in exc.headers.get("WWW-Authenticate", "").lower()
+        return login and exc.code == 401 and asks
+    except OSError:
+        return False
 
 
 @contextmanager
@@ -226,7 +214,8 @@ def _registry(workdir: Path, auth: str = "") -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for_registry(address, proc, log, login=bool(auth))
+        ready = partial(_registry_answers, address, login=bool(auth))
+        wait_until_serving("docker-registry", f"on {address}", proc, log, ready, timeout=15)
         yield address
     finally:
         stop_process(proc)

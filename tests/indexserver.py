@@ -21,8 +21,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sshd import free_port, stop_process
+from tests.sshd import free_port, stop_process, wait_until_serving
 
 PUBLISH_PLUGINS = Path(__file__).resolve().parent.parent / "scripts" / "publish-plugins"
 
@@ -42,17 +40,12 @@ def _pypi_server_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "pypiserver"]
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"pypiserver exited with {proc.returncode}: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except (OSError, urllib.error.URLError):
-            time.sleep(0.05)
-    raise RuntimeError(f"pypiserver did not answer at {url} within 15 s: {log.read_text()}")
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except OSError:  # URLError and HTTPError among them
+        return False
 
 
 @contextmanager
@@ -81,7 +74,10 @@ def pypiserver_index(packages_dir: Path) -> Iterator[str]:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_until_up(f"{base}/health", proc, log)
+        health = f"{base}/health"
+        wait_until_serving(
+            "pypiserver", f"at {health}", proc, log, lambda: _answers(health), timeout=15
+        )
         yield f"{base}/simple/"
     finally:
         stop_process(proc)

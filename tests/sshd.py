@@ -14,7 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,18 +56,33 @@ def keygen(path: Path, comment: str) -> str:
     return path.with_suffix(".pub").read_text().strip()
 
 
-def _wait_for_banner(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 10
+def wait_until_serving(
+    name: str,
+    where: str,
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    answers: Callable[[], bool],
+    timeout: float,
+) -> None:
+    """Poll ``answers()`` until the server ``proc`` started answers; one that exits first,
+    or stays silent for ``timeout`` seconds, is a RuntimeError with its ``log``.
+    ``where`` completes "NAME did not answer ..." (``on port 2222``)."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited with {proc.returncode}: {log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                if sock.recv(64).startswith(b"SSH-"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"sshd did not answer on port {port} within 10 s: {log.read_text()}")
+            raise RuntimeError(f"{name} exited with {proc.returncode}: {log.read_text()}")
+        if answers():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} did not answer {where} within {timeout:g} s: {log.read_text()}")
+
+
+def _has_banner(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            return sock.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
 
 
 def write_sshd_config(
@@ -116,7 +131,9 @@ def running_sshd(
     log = workdir / "sshd.log"
     proc = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(log)])
     try:
-        _wait_for_banner(port, proc, log)
+        wait_until_serving(
+            "sshd", f"on port {port}", proc, log, lambda: _has_banner(port), timeout=10
+        )
         yield SSHServer(
             host="127.0.0.1",
             port=port,
