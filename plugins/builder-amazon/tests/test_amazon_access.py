@@ -7,11 +7,11 @@ from collections import OrderedDict
 
 import botocore.session
 
-from kiln_plugin_amazon.access import _collector_paused, _new_session
+from kiln_plugin_amazon.access import _collector_paused, new_session
 
 
 def test_service_models_are_plain_dicts_with_botocores_content_and_order() -> None:
-    ours = _new_session().get_component("data_loader").load_service_model("ec2", "service-2")
+    ours = new_session().get_component("data_loader").load_service_model("ec2", "service-2")
     theirs = botocore.session.Session().get_component("data_loader")
     expected = theirs.load_service_model("ec2", "service-2")
     assert isinstance(expected["operations"], OrderedDict)

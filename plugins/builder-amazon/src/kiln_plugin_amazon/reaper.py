@@ -44,10 +44,8 @@ def created_now() -> str:
 
 def sweep_regions() -> list[str]:
     """The regions the sweep looks in: the environment's, then ``KILN_REAP_AWS_REGIONS``."""
-    import botocore.session
-
     listed = os.environ.get("KILN_REAP_AWS_REGIONS", "").split(",")
-    default = botocore.session.Session().get_config_variable("region") or ""
+    default = _session(None).get_config_variable("region") or ""
     return [r for r in dict.fromkeys([default, *(x.strip() for x in listed)]) if r]
 
 
@@ -153,17 +151,17 @@ _clients: dict[tuple[str | None, str, str], Any] = {}
 
 
 def _session(profile: str | None) -> Any:
-    import botocore.session
+    from kiln_plugin_amazon.access import new_session
 
     if profile not in _sessions:
-        _sessions[profile] = botocore.session.Session(profile=profile or None)
+        _sessions[profile] = new_session(profile or None)
     return _sessions[profile]
 
 
 def client(region: str, endpoint: str, profile: str | None) -> Any:
     """An EC2 client signed by the environment's credentials (with ``profile``), at
     ``endpoint`` (else the one botocore finds: ``AWS_ENDPOINT_URL_EC2``, then AWS's)."""
-    import botocore.config
+    from kiln_plugin_amazon.access import new_client
 
     key = (profile, region, endpoint)
     if key not in _clients:
@@ -175,12 +173,7 @@ def client(region: str, endpoint: str, profile: str | None) -> Any:
                 "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared files, the instance's "
                 "role), never with a template's access_key and secret_key"
             )
-        _clients[key] = session.create_client(
-            "ec2",
-            region_name=region or None,
-            endpoint_url=endpoint or None,
-            config=botocore.config.Config(retries={"mode": "standard"}, user_agent_extra="kiln"),
-        )
+        _clients[key] = new_client(session, "ec2", region, endpoint)
     return _clients[key]
 
 
