@@ -9,6 +9,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import textwrap
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,6 +73,18 @@ class Engine:
     def cleanup(self) -> None:
         for reference in reversed(self.made):
             self.docker("rmi", "--force", reference, check=False)
+
+
+def write(folder: Path, filename: str, text: str, **values: str) -> Path:
+    """Write ``text`` (dedented, each ``@KEY@`` replaced by ``values[KEY]``) to
+    ``folder/filename``; return the file."""
+    text = textwrap.dedent(text).lstrip("\n")
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", value)
+    assert not re.search(r"@[A-Z_]+@", text), f"a placeholder is left in:\n{text}"
+    path = folder / filename
+    path.write_text(text)
+    return path
 
 
 def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:

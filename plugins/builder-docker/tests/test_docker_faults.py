@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import textwrap
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import NamedTuple
 
 import pytest
 from docker_faults import BuildProcess, FaultyDocker, kiln_reap
-from docker_helpers import push_with_own_login
+from docker_helpers import push_with_own_login, write
 from tests.dockerd import AuthRegistry, DockerEngine, make_busybox_image, running_dockerd
 from tests.faults import FaultReport
 
@@ -161,17 +160,17 @@ class Scene:
         self.volumes = set(self.engine.volumes())
 
     def write(self, kind: str, image: str) -> None:
-        text = textwrap.dedent(TEMPLATES[kind])
-        for key, value in {
-            "IMAGE": image,
-            "REGISTRY": self.registry.address,
-            "USERNAME": self.registry.username,
-            "DOCKER": str(self.docker.program),
-            "TAG": self.tag,
-            "RUN_COMMAND": RUN_COMMAND,
-        }.items():
-            text = text.replace(f"@{key}@", value)
-        (self.template / "build.pkr.hcl").write_text(text)
+        write(
+            self.template,
+            "build.pkr.hcl",
+            TEMPLATES[kind],
+            IMAGE=image,
+            REGISTRY=self.registry.address,
+            USERNAME=self.registry.username,
+            DOCKER=str(self.docker.program),
+            TAG=self.tag,
+            RUN_COMMAND=RUN_COMMAND,
+        )
 
     def env(self, **extra: str) -> dict[str, str]:
         """The build's environment: the engine, and private state and temporary folders."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import tarfile
 import textwrap
 import urllib.request
@@ -28,6 +27,7 @@ from docker_helpers import (
     push_with_own_login,
     snapshot,
     spy_docker,
+    write,
 )
 from tests.conftest import run_kiln
 from tests.dockerd import AuthRegistry, DockerEngine
@@ -52,18 +52,6 @@ def folder(tmp_path: Path) -> Path:
     """The folder the template is in and kiln builds in."""
     path = tmp_path / "build"
     path.mkdir()
-    return path
-
-
-def write(folder: Path, filename: str, text: str, **values: str) -> Path:
-    """Write ``text`` (dedented, each ``@KEY@`` replaced by ``values[KEY]``) to
-    ``folder/filename``; return the file."""
-    text = textwrap.dedent(text).lstrip("\n")
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", value)
-    assert not re.search(r"@[A-Z]+@", text), f"a placeholder is left in:\n{text}"
-    path = folder / filename
-    path.write_text(text)
     return path
 
 
