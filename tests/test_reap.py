@@ -71,6 +71,15 @@ def wait_for_output(proc: subprocess.Popen[str], text: str) -> str:
     raise AssertionError(f"{text!r} never appeared; output:\n{seen}")
 
 
+def killed_build(template: Path, *args: str) -> None:
+    """Start ``kiln build ARGS... TEMPLATE``, wait until a provisioner says "started",
+    then SIGKILL it: the run leaves its journal."""
+    proc = start_build(template, *args)
+    wait_for_output(proc, "started")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
 def temp_folders(journal: Path) -> list[str]:
     return [str(r.details["path"]) for r in read_journal(journal).leftovers]
 
@@ -187,10 +196,7 @@ def test_sigkill_then_reap_removes_what_the_build_made(state: Path, template: Pa
 def test_two_reaps_at_once_remove_each_thing_once(state: Path, template: Path) -> None:
     folders = []
     for _ in range(3):
-        proc = start_build(template, "-var", "sleep=60")
-        wait_for_output(proc, "started")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        killed_build(template, "-var", "sleep=60")
     for journal in state.glob("*.jsonl"):
         folders += temp_folders(journal)
     assert len(folders) == 3
@@ -206,10 +212,7 @@ def test_two_reaps_at_once_remove_each_thing_once(state: Path, template: Path) -
 
 
 def test_older_than_leaves_recent_runs(state: Path, template: Path) -> None:
-    proc = start_build(template, "-var", "sleep=60")
-    wait_for_output(proc, "started")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    killed_build(template, "-var", "sleep=60")
     (journal,) = state.glob("*.jsonl")
     (folder,) = temp_folders(journal)
     young = run_kiln("reap", "-older-than", "1h")
@@ -360,10 +363,7 @@ def test_sigkill_then_reap_removes_the_scripts_left_on_the_machine(
     remote = tmp_path / "remote"
     remote.mkdir()
     template = ssh_template(tmp_path / "t", sshd, remote, "echo started; sleep 60")
-    proc = start_build(template)
-    wait_for_output(proc, "started")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    killed_build(template)
     left = sorted(p.name for p in remote.iterdir())
     assert [n.split("_")[0] for n in left] == ["script", "varfile"]
 
