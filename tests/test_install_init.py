@@ -4,6 +4,7 @@ pypiserver on loopback, through the real ``kiln`` command."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import textwrap
 import zipfile
@@ -140,6 +141,11 @@ class Env:
         lock, diags = read_lock(self.lock)
         assert lock is not None, diags
         return {p.source: p.version for p in lock.plugins.values()}
+
+    def uninstall(self) -> None:
+        """Remove every installed plugin folder, as on a machine with only the lock."""
+        for folder in installed_folders(self.home):
+            shutil.rmtree(folder.path)
 
     def installed(self) -> list[tuple[str, str]]:
         if not self.home.is_dir():
@@ -302,8 +308,7 @@ def test_offline_reinit_from_the_cache(env: Env) -> None:
     greeting(env, "1.0.0", requires=["greetlib"], uses="greetlib")
     env.require({"greeting": (GREETING, ">= 1")})
     env.ok("init", "template")
-    for folder in installed_folders(env.home):
-        subprocess.run(["rm", "-rf", str(folder.path)], check=True)
+    env.uninstall()
 
     # No index at all: the lock pins every file and the cache has them.
     out = env.ok("init", "template", KILN_INDEX_URL="http://127.0.0.1:9/simple/").stdout
@@ -339,8 +344,7 @@ def test_a_damaged_cached_wheel_is_refused(env: Env) -> None:
     greeting(env, "1.0.0")
     env.require({"greeting": (GREETING, ">= 1")})
     env.ok("init", "template")
-    for folder in installed_folders(env.home):
-        subprocess.run(["rm", "-rf", str(folder.path)], check=True)
+    env.uninstall()
     (cached,) = Path(env.vars["KILN_CACHE_DIR"]).rglob("*.whl")
     cached.write_bytes(cached.read_bytes() + b"tampered")
     out = env.fails("init", "template")
@@ -438,8 +442,7 @@ def test_validate_and_build_say_to_run_init(env: Env) -> None:
     assert "not in the lock file" in out and "kiln init" in out and "line 3" in out
 
     env.ok("init", "template")
-    for folder in installed_folders(env.home):
-        subprocess.run(["rm", "-rf", str(folder.path)], check=True)
+    env.uninstall()
     out = env.fails("build", "template")
     assert "is locked but not installed" in out and "Run 'kiln init'" in out
 
