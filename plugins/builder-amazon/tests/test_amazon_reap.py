@@ -160,3 +160,28 @@ def test_a_finished_build_leaves_no_journal_and_nothing_to_sweep(
     assert "Nothing left behind" in reaped.stdout, reaped.stdout
     assert ec2.resources(REGIONS) == everything
     assert set(made) == {"us-east-1", "us-west-2"}
+
+
+def test_an_instance_whose_id_never_came_back_is_found_by_its_build_too(
+    aws_env: EC2Emulator,
+) -> None:
+    """Two builds of one run: the record of the one whose id never came back ends that
+    build's instance only (the other's volumes are kept or not by its own record)."""
+    client = aws_env.client()
+
+    def launch(build: str) -> str:
+        tags = [{"Key": "kiln_run_uuid", "Value": RUN}, {"Key": "kiln_build", "Value": build}]
+        return str(
+            client.run_instances(
+                ImageId="ami-760aaa0f",
+                MinCount=1,
+                MaxCount=1,
+                TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+            )["Instances"][0]["InstanceId"]
+        )
+
+    web, db = launch("web"), launch("db")
+    remove("instance", build_name="web")
+    found = client.describe_instances(InstanceIds=[web, db])["Reservations"]
+    states = {i["InstanceId"]: i["State"]["Name"] for r in found for i in r["Instances"]}
+    assert states == {web: "terminated", db: "running"}

@@ -96,7 +96,11 @@ class AmazonReaper(Reaper):
 
     def _instance(self, ec2: Any, leftover: Leftover) -> None:
         details = leftover.details
-        ids = [details["id"]] if details.get("id") else tagged_instances(ec2, leftover.run)
+        ids = (
+            [details["id"]]
+            if details.get("id")
+            else tagged_instances(ec2, leftover.run, details.get("build_name", ""))
+        )
         for instance_id in ids:
             end_instance(self.ctx, ec2, instance_id, details.get("keep_devices", []))
 
@@ -191,14 +195,17 @@ def _ignore_not_found(call: Callable[..., Any], **args: Any) -> None:
             raise
 
 
-def tagged_instances(ec2: Any, run: str) -> list[str]:
-    """The instances of run ``run`` that are not terminated."""
-    from kiln_plugin_amazon.access import RUN_TAG
+def tagged_instances(ec2: Any, run: str, build: str = "") -> list[str]:
+    """The instances of run ``run`` that are not terminated (of its build ``build`` only,
+    when given: another build of the run keeps other volumes)."""
+    from kiln_plugin_amazon.access import BUILD_TAG, RUN_TAG
 
     filters = [
         {"Name": f"tag:{RUN_TAG}", "Values": [run]},
         {"Name": "instance-state-name", "Values": LIVE_STATES},
     ]
+    if build:
+        filters.append({"Name": f"tag:{BUILD_TAG}", "Values": [build]})
     reservations = ec2.describe_instances(Filters=filters)["Reservations"]
     return [i["InstanceId"] for r in reservations for i in r["Instances"]]
 

@@ -48,6 +48,7 @@ from kiln_plugin_amazon.reaper import (
     named_groups,
     named_template,
     outliving_volumes,
+    tagged_instances,
     terminate_instance,
     untag,
 )
@@ -426,9 +427,11 @@ class _Instance(AwsStep):
 
     def record_instance(self) -> None:
         """Write the instance down before the call that launches it: without its id, it
-        is found by the run's tag."""
+        is found by the run's and the build's tags."""
         self.launched = True
-        self.entry = self.record("instance", keep_devices=keep_devices(self.config))
+        self.entry = self.record(
+            "instance", keep_devices=keep_devices(self.config), build_name=self.ctx.build_name
+        )
 
     def launched_as(self, state: StateBag, instance_id: str) -> None:
         self.instance_id = state["instance_id"] = instance_id
@@ -436,21 +439,14 @@ class _Instance(AwsStep):
             self.entry.update(id=instance_id)
 
     def find_tagged(self) -> list[str]:
-        """The live instances that carry this build's tags."""
-        filters = [
-            {"Name": f"tag:{key}", "Values": [value]} for key, value in self.kiln_tags().items()
-        ]
-        filters.append(
-            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
-        )
+        """The instances not terminated that carry this build's tags."""
         try:
-            reservations = self.ec2.describe_instances(Filters=filters)["Reservations"]
+            return tagged_instances(self.ec2, self.ctx.run_uuid, self.ctx.build_name)
         except AWS_ERRORS as exc:
             raise BuildError(
                 f"{exc}. Please check for an instance tagged {RUN_TAG}={self.ctx.run_uuid} "
                 "and terminate it."
             ) from None
-        return [i["InstanceId"] for r in reservations for i in r["Instances"]]
 
     def launch_template(self, state: StateBag) -> dict[str, Any]:
         """The instance's settings, as RunInstances and a launch template both take them."""
