@@ -11,17 +11,14 @@ import pty
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result
+from tests.conftest import KILN, Result
 from tests.sshd import SSHServer
-
-KILN = [sys.executable, "-m", "kiln"]
 
 
 def source(sshd: SSHServer, name: str = "a") -> str:
