@@ -120,14 +120,16 @@ class AmazonReaper(Reaper):
             _ignore_not_found(ec2.delete_launch_template, LaunchTemplateId=template)
 
     def _image(self, ec2: Any, leftover: Leftover) -> None:
-        from kiln_plugin_amazon.images import delete_snapshots, remove_image
+        from kiln_plugin_amazon.images import remove_image
 
         details = leftover.details
-        images = [details["id"]] if details.get("id") else run_images(ec2, details, leftover.run)
-        for image in images:
+        if details.get("id"):
+            # the recorded snapshots go too when the image was deregistered before them;
+            # none recorded: they are looked up
+            remove_image(ec2, details["id"], details.get("snapshots"))
+            return
+        for image in run_images(ec2, details, leftover.run):
             remove_image(ec2, image, None)
-        # the snapshots of an image deregistered before its snapshots were deleted
-        delete_snapshots(ec2, details.get("snapshots", []))
 
     def _snapshot(self, ec2: Any, leftover: Leftover) -> None:
         from kiln_plugin_amazon.images import delete_snapshots
