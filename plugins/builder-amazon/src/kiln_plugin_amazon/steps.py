@@ -115,12 +115,7 @@ class StepPreValidate(AwsStep):
         if config.force_deregister or config.skip_create_ami:
             return Action.CONTINUE
         ui.say(f"Prevalidating AMI Name: {config.ami_name}")
-        found = aws_call(
-            "Cannot look up AMIs by name",
-            self.ec2.describe_images,
-            Owners=["self"],
-            Filters=[{"Name": "name", "Values": [config.ami_name]}],
-        )["Images"]
+        found = named_images(self.ec2, config.ami_name)
         if found:
             raise BuildError(
                 f"AMI Name: '{config.ami_name}' is used by an existing AMI: "
@@ -770,13 +765,7 @@ class StepDeregisterAMI(AwsStep):
             return Action.CONTINUE
         for region in dict.fromkeys([self.aws.region, *config.ami_regions]):
             ec2 = self.aws.ec2(region)
-            images = aws_call(
-                "Cannot look up AMIs by name",
-                ec2.describe_images,
-                Owners=["self"],
-                Filters=[{"Name": "name", "Values": [config.ami_name]}],
-            )["Images"]
-            for image in images:
+            for image in named_images(ec2, config.ami_name):
                 snapshots = snapshot_ids(image) if config.force_delete_snapshot else []
                 remove_image(ec2, image["ImageId"], snapshots)
                 state["ui"].say(f"Deregistered AMI {config.ami_name}, id: {image['ImageId']}")
@@ -846,7 +835,8 @@ class StepCreateAMI(AwsStep):
                     entry.keep()  # the builder hands it over as its artifact
             return
         if not self.image_id:  # asked for, and the answer lost?
-            self.image_id = next(iter(named_images(self.ec2, self.image_name)), "")
+            found = named_images(self.ec2, self.image_name)
+            self.image_id = next((image["ImageId"] for image in found), "")
         if self.image_id:
             state["ui"].say(f"Deregistering the AMI and deleting its snapshots: {self.image_id}")
             try:
@@ -856,15 +846,15 @@ class StepCreateAMI(AwsStep):
         self.entry.gone()
 
 
-def named_images(ec2: Any, name: str) -> list[str]:
+def named_images(ec2: Any, name: str) -> list[dict[str, Any]]:
     """The account's images called ``name`` in the client's region."""
-    images = aws_call(
-        f"Cannot look up the AMIs called {name}",
+    images: list[dict[str, Any]] = aws_call(
+        "Cannot look up AMIs by name",
         ec2.describe_images,
         Owners=["self"],
         Filters=[{"Name": "name", "Values": [name]}],
     )["Images"]
-    return [image["ImageId"] for image in images]
+    return images
 
 
 def wait_image(ctx: Context, ec2: Any, image_id: str, polling: Any) -> list[str]:
@@ -960,7 +950,7 @@ class StepAMIRegionCopy(AwsStep):
         tags = self.run_tags()
         args["TagSpecifications"] = tag_specifications(("image", "snapshot"), tags)
         ui.say(f"Copying AMI ({source}) to {region}{' (encrypted)' if config.encrypted else ''}")
-        existing = set(named_images(ec2, config.ami_name))
+        existing = {image["ImageId"] for image in named_images(ec2, config.ami_name)}
         entry = self.record("image", region=region, name=config.ami_name)
         with self.lock:
             self.existing[region] = existing
@@ -988,7 +978,8 @@ class StepAMIRegionCopy(AwsStep):
             targets = list(self.copies.items())
             for region, existing in self.existing.items():
                 if region not in self.copies:  # asked for, and the answer lost?
-                    made = set(named_images(self.aws.ec2(region), self.config.ami_name))
+                    found = named_images(self.aws.ec2(region), self.config.ami_name)
+                    made = {image["ImageId"] for image in found}
                     targets += [(region, image) for image in sorted(made - existing)]
             done = list(self.entries.values())
         else:
