@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from manifest_helpers import Runner, kiln_command, kiln_env
+from manifest_helpers import Runner, kiln_env
+from tests.conftest import run_kiln
 
 
 @pytest.fixture
@@ -40,14 +41,7 @@ def kiln_build(tmp_path: Path, folder: Path) -> Runner:
     """Run ``kiln build -color=false ARGS...`` in ``folder`` (or ``cwd``)."""
 
     def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            kiln_command(*args),
-            cwd=cwd or folder,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=kiln_env(tmp_path),
-        )
+        return run_kiln("build", "-color=false", *args, env=kiln_env(tmp_path), cwd=cwd or folder)
 
     return run
 

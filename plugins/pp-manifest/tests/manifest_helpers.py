@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-KILN = [sys.executable, "-m", "kiln"]
+from tests.conftest import KILN
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
