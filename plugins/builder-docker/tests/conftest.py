@@ -4,17 +4,16 @@ build`` run as a subprocess against the tests' private engine (tests/dockerd.py)
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from docker_helpers import Build, Engine
 from tests.conftest import run_kiln
 from tests.dockerd import DockerEngine
 
 from kiln_plugin_docker.communicator import DockerCommunicator
 from kiln_plugin_docker.driver import Driver
-
-Build = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
@@ -42,26 +41,22 @@ def comm(container: str) -> DockerCommunicator:
 
 
 @pytest.fixture
-def docker_build(docker_engine: DockerEngine) -> Build:
-    """``kiln build -color=false ARGS... FOLDER`` against the private engine."""
-
-    def run(
-        folder: Path, *args: str, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return run_kiln(
-            "build",
-            "-color=false",
-            *args,
-            str(folder),
-            env={"DOCKER_HOST": docker_engine.host, **(env or {})},
-            cwd=folder,
-        )
-
-    return run
+def engine(docker_engine: DockerEngine, busybox_image: str) -> Iterator[Engine]:
+    """The private engine (with the busybox image); what the test makes goes afterwards."""
+    running = Engine(docker_engine)
+    yield running
+    running.cleanup()
 
 
 @pytest.fixture
-def kiln_validate(docker_engine: DockerEngine) -> Build:
+def docker_build(engine: Engine) -> Build:
+    """``kiln build -color=false ARGS... FOLDER`` against the private engine (see
+    :meth:`Engine.build`); the images it made are removed when the test ends."""
+    return engine.build
+
+
+@pytest.fixture
+def kiln_validate() -> Build:
     """``kiln validate FOLDER``."""
 
     def run(folder: Path) -> subprocess.CompletedProcess[str]:

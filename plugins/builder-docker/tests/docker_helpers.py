@@ -11,13 +11,15 @@ import shutil
 import subprocess
 import textwrap
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import KILN
 from tests.dockerd import AuthRegistry, DockerEngine
 
+#: ``kiln build`` or ``kiln validate`` of a folder, as the conftest fixtures run it
+Build = Callable[..., subprocess.CompletedProcess[str]]
 #: what the builder and docker-import say about the images they make
 MADE_IMAGE = re.compile(r"(?:Image ID|Imported ID): (sha256:[0-9a-f]{64})")
 #: the manifest media types docker push may upload

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from docker_helpers import Build, ok
 from tests.dockerd import DockerEngine
 from tests.faults import FaultReport
-
-Build = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def template(folder: Path, body: str, **files: str) -> Path:
@@ -48,11 +45,6 @@ def image_config(engine: DockerEngine, image: str) -> dict[str, object]:
         engine.docker("image", "inspect", "--format", "{{json .Config}}", image).stdout
     )
     return config
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def test_commit_with_shell_and_file_provisioners(
@@ -91,7 +83,7 @@ def test_commit_with_shell_and_file_provisioners(
     (folder / "site").mkdir()
     (folder / "site" / "index.html").write_text("<h1>hi</h1>\n")
     before = set(docker_engine.containers())
-    out = ok(docker_build(folder))
+    out = ok(docker_build(folder)).stdout
     assert "Imported Docker image: kiln-test/commit:1 with tags kiln-test/commit:1" in out
     assert set(docker_engine.containers()) == before
     shown = docker_engine.docker(
@@ -176,7 +168,7 @@ def test_export_produces_a_tar_that_imports(
         """,
     )
     images = set(docker_engine.images())
-    out = ok(docker_build(folder))
+    out = ok(docker_build(folder)).stdout
     tar = folder / "out" / "nested" / "image.tar"
     assert f"Exported Docker file: {tar.relative_to(folder)}" in out
     assert set(docker_engine.images()) == images  # an export makes no image
@@ -204,7 +196,7 @@ def test_discard_leaves_no_image_and_no_container(
     )
     images, containers = set(docker_engine.images()), set(docker_engine.containers())
     volumes = set(docker_engine.volumes())
-    out = ok(docker_build(folder))
+    out = ok(docker_build(folder)).stdout
     assert "provisioned" in out
     assert set(docker_engine.images()) == images
     assert set(docker_engine.containers()) == containers
@@ -237,7 +229,7 @@ def test_pull_from_a_registry_and_generated_data(
         }
         """,
     )
-    out = ok(docker_build(folder))
+    out = ok(docker_build(folder)).stdout
     assert f"Pulling Docker image: {remote}" in out
     digest = docker_engine.docker(
         "image", "inspect", "--format", "{{index .RepoDigests 0}}", remote
@@ -402,7 +394,7 @@ def test_exec_user_env_and_upload_owner(
         **{"f.txt": "f\n"},
     )
     result = docker_build(folder)
-    out = ok(result)
+    out = ok(result).stdout
     assert "65534" in out and "stage=test token=<sensitive>" in out
     assert "tok-3141592653" not in out + result.stderr
     assert "owner=65534" in out
@@ -426,7 +418,7 @@ def test_communicator_none(
         provisioner "shell-local" { inline = ["echo local-only"] }
         """,
     )
-    assert "local-only" in ok(docker_build(folder))
+    assert "local-only" in ok(docker_build(folder)).stdout
 
 
 @pytest.mark.parametrize(

@@ -34,14 +34,6 @@ from tests.dockerd import AuthRegistry, DockerEngine
 
 
 @pytest.fixture
-def engine(docker_engine: DockerEngine, busybox_image: str) -> Iterator[Engine]:
-    """The private engine (with the busybox image); what the test makes goes afterwards."""
-    running = Engine(docker_engine)
-    yield running
-    running.cleanup()
-
-
-@pytest.fixture
 def name() -> str:
     """A repository name of this test's own (the engine and registries are shared)."""
     return f"pp-{uuid.uuid4().hex[:12]}"
