@@ -38,6 +38,17 @@ class SSHServer:
     authorized_keys_file: str  # append a public key line here to let it log in
     log_file: str
 
+    def null_source(self, name: str) -> str:
+        """A template's ``source "null" NAME`` block that logs in to this server."""
+        return f"""
+source "null" "{name}" {{
+  ssh_host             = "{self.host}"
+  ssh_port             = {self.port}
+  ssh_username         = "{self.user}"
+  ssh_private_key_file = "{self.private_key_file}"
+}}
+"""
+
 
 def free_port() -> int:
     """A TCP port nothing listens on right now (the kernel's pick)."""

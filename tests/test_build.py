@@ -21,17 +21,6 @@ from tests.conftest import KILN, Result
 from tests.sshd import SSHServer
 
 
-def source(sshd: SSHServer, name: str = "a") -> str:
-    return f"""
-source "null" "{name}" {{
-  ssh_host             = "{sshd.host}"
-  ssh_port             = {sshd.port}
-  ssh_username         = "{sshd.user}"
-  ssh_private_key_file = "{sshd.private_key_file}"
-}}
-"""
-
-
 @pytest.fixture
 def template(tmp_path: Path, sshd: SSHServer) -> Callable[..., Path]:
     """Write a template of null sources (names given) plus the build body given."""
@@ -39,7 +28,7 @@ def template(tmp_path: Path, sshd: SSHServer) -> Callable[..., Path]:
     def make(build: str, names: tuple[str, ...] = ("a",), extra: str = "") -> Path:
         folder = tmp_path / "template"
         folder.mkdir(exist_ok=True)
-        sources = "".join(source(sshd, n) for n in names)
+        sources = "".join(sshd.null_source(n) for n in names)
         listed = ", ".join(f'"source.null.{n}"' for n in names)
         (folder / "build.pkr.hcl").write_text(
             f"{extra}\n{sources}\nbuild {{\n  sources = [{listed}]\n{build}\n}}\n"

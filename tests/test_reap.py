@@ -336,13 +336,8 @@ def test_reap_is_a_listed_command() -> None:
 def ssh_template(folder: Path, sshd: SSHServer, remote: Path, inline: str) -> Path:
     folder.mkdir(exist_ok=True)
     (folder / "build.pkr.hcl").write_text(
-        f"""
-source "null" "box" {{
-  ssh_host             = "{sshd.host}"
-  ssh_port             = {sshd.port}
-  ssh_username         = "{sshd.user}"
-  ssh_private_key_file = "{sshd.private_key_file}"
-}}
+        sshd.null_source("box")
+        + f"""
 build {{
   sources = ["null.box"]
   provisioner "shell" {{

@@ -101,14 +101,8 @@ def project(
     template.mkdir()
     (template / "build.pkr.hcl").write_text(
         REQUIRED
+        + sshd.null_source("machine")
         + f"""
-source "null" "machine" {{
-  ssh_host             = "{sshd.host}"
-  ssh_port             = {sshd.port}
-  ssh_username         = "{sshd.user}"
-  ssh_private_key_file = "{sshd.private_key_file}"
-}}
-
 build {{
   sources = ["source.null.machine"]
 
