@@ -60,6 +60,14 @@ def write(folder: Path, text: str) -> Path:
     return folder
 
 
+def source_folder(
+    tmp_path: Path, ec2: EC2Emulator, sshd: SSHServer, body: str, inside: str = ""
+) -> Path:
+    """``tmp_path/t`` holding the source ``source()`` writes with ``body``, and its build
+    with ``inside``."""
+    return write(tmp_path / "t", source(ec2, sshd, body) + build_block(inside))
+
+
 def ok(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, result.stdout + result.stderr
     assert SECRET not in result.stdout + result.stderr
@@ -165,21 +173,18 @@ def test_encrypted_copies_go_through_an_intermediary_that_is_removed(
     ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path
 ) -> None:
     before = ec2.resources(REGIONS[:2])
-    folder = write(
-        tmp_path / "t",
-        source(
-            ec2,
-            any_key_sshd,
-            """
-            source_ami         = "ami-760aaa0f"
-            ami_name           = "kiln-encrypted"
-            ami_regions        = ["us-west-2"]
-            encrypt_boot       = true
-            kms_key_id         = "alias/build"
-            region_kms_key_ids = { us-west-2 = "alias/west", us-east-1 = "alias/east" }
-            """,
-        )
-        + build_block(),
+    folder = source_folder(
+        tmp_path,
+        ec2,
+        any_key_sshd,
+        """
+        source_ami         = "ami-760aaa0f"
+        ami_name           = "kiln-encrypted"
+        ami_regions        = ["us-west-2"]
+        encrypt_boot       = true
+        kms_key_id         = "alias/build"
+        region_kms_key_ids = { us-west-2 = "alias/west", us-east-1 = "alias/east" }
+        """,
     )
     out = ok(build(folder, ec2))
     assert "Creating AMI kiln-intermediary-" in out
@@ -197,10 +202,7 @@ def test_an_ami_name_in_use_fails_unless_forced(
     ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path
 ) -> None:
     body = 'source_ami = "ami-760aaa0f"\nami_name = "kiln-taken"\nforce_delete_snapshot = true\n'
-    folder = write(
-        tmp_path / "t",
-        source(ec2, any_key_sshd, body) + build_block(),
-    )
+    folder = source_folder(tmp_path, ec2, any_key_sshd, body)
     first = amis(ok(build(folder, ec2)))["us-east-1"]
     old_snapshots = ec2.resources()["snapshots"]
     refused = build(folder, ec2)
@@ -249,21 +251,16 @@ def test_a_spot_instance_through_a_launch_template_and_a_fleet(
     ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path
 ) -> None:
     before = ec2.resources()
+    body = """
+    source_ami          = "ami-760aaa0f"
+    ami_name            = "kiln-spot"
+    spot_price          = "auto"
+    spot_instance_types = ["t3.micro", "t3a.micro"]
+    """
     folder = write(
         tmp_path / "t",
-        source(
-            ec2,
-            any_key_sshd,
-            'source_ami = "ami-760aaa0f"\nami_name = "kiln-spot"\nspot_price = "auto"\n',
-        ).replace('instance_type              = "t3.micro"', "")
+        source(ec2, any_key_sshd, body).replace('instance_type              = "t3.micro"', "")
         + build_block(),
-    )
-    text = (folder / "build.pkr.hcl").read_text()
-    (folder / "build.pkr.hcl").write_text(
-        text.replace(
-            'spot_price = "auto"',
-            'spot_price = "auto"\n  spot_instance_types = ["t3.micro", "t3a.micro"]',
-        )
     )
     out = ok(build(folder, ec2))
     assert "through a launch template and a fleet" in out
@@ -278,14 +275,11 @@ def test_skip_create_ami_has_no_artifact_and_leaves_nothing(
     ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path
 ) -> None:
     before = ec2.resources()
-    folder = write(
-        tmp_path / "t",
-        source(
-            ec2,
-            any_key_sshd,
-            'source_ami = "ami-760aaa0f"\nami_name = "kiln-skip"\nskip_create_ami = true\n',
-        )
-        + build_block(),
+    folder = source_folder(
+        tmp_path,
+        ec2,
+        any_key_sshd,
+        'source_ami = "ami-760aaa0f"\nami_name = "kiln-skip"\nskip_create_ami = true\n',
     )
     out = ok(build(folder, ec2))
     assert "AMIs were created" not in out
@@ -296,10 +290,12 @@ def test_a_failing_provisioner_leaves_nothing(
     ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path
 ) -> None:
     before = ec2.resources()
-    folder = write(
-        tmp_path / "t",
-        source(ec2, any_key_sshd, 'source_ami = "ami-760aaa0f"\nami_name = "kiln-fails"\n')
-        + build_block('provisioner "shell" { inline = ["exit 3"] }'),
+    folder = source_folder(
+        tmp_path,
+        ec2,
+        any_key_sshd,
+        'source_ami = "ami-760aaa0f"\nami_name = "kiln-fails"\n',
+        'provisioner "shell" { inline = ["exit 3"] }',
     )
     result = build(folder, ec2, env={"KILN_LOG": "1"})  # the debug log, on stderr
     assert result.returncode == 1
@@ -328,10 +324,12 @@ def test_every_temporary_resource_carries_the_run(
             """
         )
     )
-    folder = write(
-        tmp_path / "t",
-        source(ec2, any_key_sshd, 'source_ami = "ami-760aaa0f"\nami_name = "kiln-tagged"\n')
-        + build_block(f'provisioner "shell-local" {{ inline = ["{_python()} {script}"] }}'),
+    folder = source_folder(
+        tmp_path,
+        ec2,
+        any_key_sshd,
+        'source_ami = "ami-760aaa0f"\nami_name = "kiln-tagged"\n',
+        f'provisioner "shell-local" {{ inline = ["{_python()} {script}"] }}',
     )
     out = ok(build(folder, ec2))
     counts = json.loads(
@@ -373,10 +371,7 @@ def _python() -> str:
 def test_configuration_errors(
     ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path, body: str, message: str
 ) -> None:
-    folder = write(
-        tmp_path / "t",
-        source(ec2, any_key_sshd, body) + build_block(),
-    )
+    folder = source_folder(tmp_path, ec2, any_key_sshd, body)
     result = run_kiln("validate", str(folder), env=ec2.env(), cwd=folder)
     assert result.returncode == 1
     assert message in result.stderr
@@ -387,16 +382,13 @@ def test_configuration_errors(
 def test_template_functions_in_the_ami_name_as_packer_renders_them(
     ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path
 ) -> None:
-    folder = write(
-        tmp_path / "t",
-        source(
-            ec2,
-            any_key_sshd,
-            'source_ami = "ami-760aaa0f"\n'
-            'ami_name = "kiln {{timestamp}} {{clean_resource_name \\"a:b\\"}}"\n'
-            'tags = { Day = "{{isotime \\"2006-01-02\\"}}" }\n',
-        )
-        + build_block(),
+    folder = source_folder(
+        tmp_path,
+        ec2,
+        any_key_sshd,
+        'source_ami = "ami-760aaa0f"\n'
+        'ami_name = "kiln {{timestamp}} {{clean_resource_name \\"a:b\\"}}"\n'
+        'tags = { Day = "{{isotime \\"2006-01-02\\"}}" }\n',
     )
     made = amis(ok(build(folder, ec2)))["us-east-1"]
     found = image(ec2, "us-east-1", made)
@@ -414,40 +406,37 @@ def test_run_options_reach_the_instance(
     )["GroupId"]
     (tmp_path / "user-data.sh").write_text("#!/bin/sh\necho hello\n")
     before = ec2.resources()
-    folder = write(
-        tmp_path / "t",
-        source(
-            ec2,
-            any_key_sshd,
-            f"""
-            source_ami    = "ami-760aaa0f"
-            ami_name      = "kiln-options"
-            user_data_file = "{tmp_path / "user-data.sh"}"
-            ebs_optimized = true
-            run_tags        = {{ Purpose = "options" }}
-            run_volume_tags = {{ Disk = "root" }}
-            vpc_filter {{
-              filters = {{ is-default = "true" }}
-            }}
-            subnet_filter {{
-              filters   = {{ default-for-az = "true" }}
-              most_free = true
-            }}
-            security_group_filter {{
-              filters = {{ group-name = "kiln-existing" }}
-            }}
-            metadata_options {{
-              http_tokens = "required"
-            }}
-            launch_block_device_mappings {{
-              device_name           = "/dev/sda1"
-              volume_size           = 12
-              volume_type           = "gp3"
-              delete_on_termination = true
-            }}
-            """,
-        )
-        + build_block(),
+    folder = source_folder(
+        tmp_path,
+        ec2,
+        any_key_sshd,
+        f"""
+        source_ami    = "ami-760aaa0f"
+        ami_name      = "kiln-options"
+        user_data_file = "{tmp_path / "user-data.sh"}"
+        ebs_optimized = true
+        run_tags        = {{ Purpose = "options" }}
+        run_volume_tags = {{ Disk = "root" }}
+        vpc_filter {{
+          filters = {{ is-default = "true" }}
+        }}
+        subnet_filter {{
+          filters   = {{ default-for-az = "true" }}
+          most_free = true
+        }}
+        security_group_filter {{
+          filters = {{ group-name = "kiln-existing" }}
+        }}
+        metadata_options {{
+          http_tokens = "required"
+        }}
+        launch_block_device_mappings {{
+          device_name           = "/dev/sda1"
+          volume_size           = 12
+          volume_type           = "gp3"
+          delete_on_termination = true
+        }}
+        """,
     )
     made = amis(ok(build(folder, ec2)))["us-east-1"]
     instance = client.describe_instances(Filters=[{"Name": "tag:Purpose", "Values": ["options"]}])[
@@ -479,14 +468,11 @@ def test_the_artifact_destroys_its_amis(
     from kiln_plugin_amazon.config import AccessConfig
 
     before = ec2.resources(REGIONS[:2])
-    folder = write(
-        tmp_path / "t",
-        source(
-            ec2,
-            any_key_sshd,
-            'source_ami = "ami-760aaa0f"\nami_name = "kiln-destroy"\nami_regions = ["us-west-2"]\n',
-        )
-        + build_block(),
+    folder = source_folder(
+        tmp_path,
+        ec2,
+        any_key_sshd,
+        'source_ami = "ami-760aaa0f"\nami_name = "kiln-destroy"\nami_regions = ["us-west-2"]\n',
     )
     made = amis(ok(build(folder, ec2)))
     access = AccessConfig(

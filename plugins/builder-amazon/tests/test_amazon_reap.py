@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_amazon_build import REGIONS, amis, build, build_block, ok, source, write
+from test_amazon_build import REGIONS, amis, build, ok, source_folder
 from tests.conftest import run_kiln
 from tests.ec2 import EC2Emulator
 from tests.sshd import SSHServer
@@ -142,7 +142,7 @@ def test_a_finished_build_leaves_no_journal_and_nothing_to_sweep(
       delete_on_termination = false
     }
     """
-    folder = write(tmp_path / "t", source(ec2, any_key_sshd, body) + build_block())
+    folder = source_folder(tmp_path, ec2, any_key_sshd, body)
     state = tmp_path / "state"
     made = amis(ok(build(folder, ec2, env={"KILN_STATE_DIR": str(state)})))
     assert list(state.glob("journals/*")) == []
