@@ -43,10 +43,9 @@ from common import (
     Benchmark,
     Options,
     Row,
+    build_commands,
     environment,
-    kiln_command,
     median_wall_times,
-    packer_command,
     run_checked,
 )
 from tests.ec2 import EC2Emulator, import_key_pair, running_ec2
@@ -217,11 +216,9 @@ def _difference(mine: Counter[str], theirs: Counter[str]) -> str:
 
 
 def amazon_ebs_build(options: Options) -> list[Row]:
-    kiln_argv = [*kiln_command(), "build", "-color=false"]
-    packer_argv = [*packer_command(), "build", "-color=false"]
     with _bed() as bed:
         env = bed.emulator.env()
-        commands = [[*kiln_argv, str(bed.template)], [*packer_argv, str(bed.template)]]
+        commands = build_commands(bed.template)
         reset = _RemoveBuilt(bed)
         # exactly: the host's AWS variables, which EC2Emulator.env drops, stay out
         with environment(env, exactly=True):

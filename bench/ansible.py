@@ -36,9 +36,8 @@ from common import (
     Benchmark,
     Options,
     Row,
-    kiln_command,
+    build_commands,
     median_times,
-    packer_command,
     run_checked,
 )
 from docker import _build_env, _docker, _engine, _RemoveBuilt
@@ -143,8 +142,7 @@ def ansible_builds(options: Options) -> list[Row]:
             playbook.write_text(_playbook(tasks))
             template = work / "bench.pkr.hcl"
             template.write_text(TEMPLATE.format(image=DEBIAN_TAG, playbook=playbook))
-            kiln = [*kiln_command(), "build", "-color=false", str(template)]
-            packer = [*packer_command(), "build", "-color=false", str(template)]
+            kiln, packer = build_commands(template)
             reset = _CheckAndRemove(engine, base, tasks)
             kiln_time, packer_time = median_times(
                 [

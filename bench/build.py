@@ -10,14 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from common import (
-    Benchmark,
-    Options,
-    Row,
-    kiln_command,
-    median_wall_times,
-    packer_command,
-)
+from common import Benchmark, Options, Row, build_commands, median_wall_times
 from tests.sshd import SSHServer, running_sshd  # the tests' sshd, reused
 
 TARGET = 1.0
@@ -72,14 +65,7 @@ def null_ssh_build(options: Options) -> list[Row]:
         (folder / "sshd").mkdir()
         with running_sshd(folder / "sshd") as server:
             path = _template(folder, server)
-            kiln, packer = median_wall_times(
-                [
-                    [*kiln_command(), "build", "-color=false", str(path)],
-                    [*packer_command(), "build", "-color=false", str(path)],
-                ],
-                options,
-                cwd=folder,
-            )
+            kiln, packer = median_wall_times(build_commands(path), options, cwd=folder)
     row = Row("build null over ssh", kiln, packer, TARGET)
     row.notes.append("shell + file provisioners and a shell-local post-processor, loopback sshd")
     return [row]

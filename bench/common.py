@@ -107,6 +107,14 @@ def packer_command() -> list[str]:
     return [packer]
 
 
+def build_commands(template: Path) -> list[list[str]]:
+    """``kiln build`` and ``packer build`` of ``template``, in that order, no colours."""
+    return [
+        [*tool, "build", "-color=false", str(template)]
+        for tool in (kiln_command(), packer_command())
+    ]
+
+
 @contextmanager
 def environment(
     values: Mapping[str, str], *, exactly: bool = False, drop: Sequence[str] = ()

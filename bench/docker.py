@@ -36,11 +36,10 @@ from common import (
     Benchmark,
     Options,
     Row,
+    build_commands,
     environment,
-    kiln_command,
     median_times,
     median_wall_times,
-    packer_command,
 )
 from tests.dockerd import BUSYBOX_TAG, DockerEngine, make_busybox_image, running_dockerd
 
@@ -165,10 +164,7 @@ def _builds(options: Options, names: str) -> tuple[float, float]:
         path = _template(folder, names)
         reset = _RemoveBuilt(engine, base, len(names))
         kiln, packer = median_wall_times(
-            [
-                [*kiln_command(), "build", "-color=false", str(path)],
-                [*packer_command(), "build", "-color=false", str(path)],
-            ],
+            build_commands(path),
             options,
             cwd=folder,
             env=_build_env(engine),

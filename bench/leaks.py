@@ -51,10 +51,9 @@ from common import (
     Benchmark,
     Options,
     Row,
+    build_commands,
     command_env,
     environment,
-    kiln_command,
-    packer_command,
 )
 from docker import _build_env, _engine, _template
 from tests.ec2 import running_any_key_sshd, running_ec2
@@ -281,10 +280,7 @@ def side_by_side(kiln: Sequence[Outcome], packer: Sequence[Outcome]) -> list[str
 
 
 def _row(builder: str, bed: Bed) -> Row:
-    kiln = _interrupt_each_step([*kiln_command(), "build", "-color=false", str(bed.template)], bed)
-    packer = _interrupt_each_step(
-        [*packer_command(), "build", "-color=false", str(bed.template)], bed
-    )
+    kiln, packer = (_interrupt_each_step(argv, bed) for argv in build_commands(bed.template))
     total = [float(sum(sum(o.left.values()) for o in runs)) for runs in (kiln, packer)]
     row = Row(
         f"leftovers after SIGINT, {builder}",
