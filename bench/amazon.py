@@ -33,7 +33,7 @@ import tempfile
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -96,36 +96,46 @@ class _Bed:
 
 
 @contextmanager
-def _bed() -> Iterator[_Bed]:
-    """An EC2 emulator and an sshd on loopback, the sshd's client key imported into the
-    emulator, and the template; the servers are stopped when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="kiln-bench-amazon-") as tmp:
+def ec2_and_sshd(
+    prefix: str, sshd: Callable[[Path], AbstractContextManager[SSHServer]] = running_sshd
+) -> Iterator[tuple[Path, EC2Emulator, SSHServer]]:
+    """A work folder, moto's EC2 server and ``sshd`` (tests.sshd's, or tests.ec2's that
+    accepts any key) on loopback, until the block ends; BenchError when one cannot run."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         folder = Path(tmp)
         (folder / "sshd").mkdir()
         try:
-            with running_ec2() as emulator, running_sshd(folder / "sshd") as server:
-                import_key_pair(emulator.client(REGION), KEY_PAIR, server.public_key)
-                marker = folder / "provisioned"
-                template = folder / "bench.pkr.hcl"
-                template.write_text(
-                    TEMPLATE.format(
-                        region=REGION,
-                        endpoint=emulator.endpoint,
-                        source_ami=SOURCE_AMI,
-                        ami_name=AMI_NAME,
-                        host=server.host,
-                        port=server.port,
-                        user=server.user,
-                        key_pair=KEY_PAIR,
-                        key=server.private_key_file,
-                        marker=marker,
-                    )
-                )
-                yield _Bed(emulator, server, folder, template, marker)
+            with running_ec2() as emulator, sshd(folder / "sshd") as server:
+                yield folder, emulator, server
         except ImportError as exc:  # moto is missing
             raise BenchError(f"{exc}: run scripts/bootstrap test (moto, boto3)") from None
-        except RuntimeError as exc:  # sshd is missing or did not start
+        except RuntimeError as exc:  # sshd is missing, did not start, or needs root
             raise BenchError(str(exc)) from None
+
+
+@contextmanager
+def _bed() -> Iterator[_Bed]:
+    """An EC2 emulator and an sshd on loopback, the sshd's client key imported into the
+    emulator, and the template; the servers are stopped when the block ends."""
+    with ec2_and_sshd("kiln-bench-amazon-") as (folder, emulator, server):
+        import_key_pair(emulator.client(REGION), KEY_PAIR, server.public_key)
+        marker = folder / "provisioned"
+        template = folder / "bench.pkr.hcl"
+        template.write_text(
+            TEMPLATE.format(
+                region=REGION,
+                endpoint=emulator.endpoint,
+                source_ami=SOURCE_AMI,
+                ami_name=AMI_NAME,
+                host=server.host,
+                port=server.port,
+                user=server.user,
+                key_pair=KEY_PAIR,
+                key=server.private_key_file,
+                marker=marker,
+            )
+        )
+        yield _Bed(emulator, server, folder, template, marker)
 
 
 class _RemoveBuilt:

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from amazon import ec2_and_sshd
 from common import (
     BenchError,
     Benchmark,
@@ -56,7 +57,7 @@ from common import (
     environment,
 )
 from docker import _build_env, _engine, _template
-from tests.ec2 import running_any_key_sshd, running_ec2
+from tests.ec2 import running_any_key_sshd
 
 #: a step line, as both tools print it: ``==> docker.a: Committing the container``
 STEP_LINE = re.compile(r"^==> (\S+?): (.+)$")
@@ -341,37 +342,20 @@ def leaks_docker(options: Options) -> list[Row]:
 @contextmanager
 def _amazon_bed() -> Iterator[Bed]:
     """moto's EC2 server and an any-key sshd on loopback, and the template."""
-    with tempfile.TemporaryDirectory(prefix="kiln-bench-leaks-") as tmp:
-        folder = Path(tmp)
-        (folder / "sshd").mkdir()
-        try:
-            with running_ec2() as emulator, running_any_key_sshd(folder / "sshd") as server:
-                template = folder / "leaks.pkr.hcl"
-                template.write_text(
-                    AMAZON_TEMPLATE.format(
-                        endpoint=emulator.endpoint,
-                        host=server.host,
-                        port=server.port,
-                        user=server.user,
-                    )
-                )
-                baseline = emulator.resources()
+    with ec2_and_sshd("kiln-bench-leaks-", running_any_key_sshd) as (folder, emulator, server):
+        template = folder / "leaks.pkr.hcl"
+        template.write_text(
+            AMAZON_TEMPLATE.format(
+                endpoint=emulator.endpoint, host=server.host, port=server.port, user=server.user
+            )
+        )
+        baseline = emulator.resources()
 
-                def count() -> Counter[str]:
-                    now = emulator.resources()
-                    return Counter({kind: len(now[kind] - baseline[kind]) for kind in now})
+        def count() -> Counter[str]:
+            now = emulator.resources()
+            return Counter({kind: len(now[kind] - baseline[kind]) for kind in now})
 
-                yield Bed(
-                    template,
-                    emulator.env(),
-                    count,
-                    emulator.reset,
-                    Counter(images=1, snapshots=1),
-                )
-        except ImportError as exc:  # moto is missing
-            raise BenchError(f"{exc}: run scripts/bootstrap test (moto, boto3)") from None
-        except RuntimeError as exc:  # sshd is missing, did not start, or needs root
-            raise BenchError(str(exc)) from None
+        yield Bed(template, emulator.env(), count, emulator.reset, Counter(images=1, snapshots=1))
 
 
 def leaks_amazon_ebs(options: Options) -> list[Row]:
