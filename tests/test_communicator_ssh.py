@@ -683,3 +683,20 @@ def test_a_wrong_password_is_retried_until_ssh_timeout_then_named(
     assert "wrong" not in str(info.value)
     # retried as Packer does (a machine may still be setting its password up), then named
     assert "refused the login of 'kiln-pw-test' (tried password)" in str(info.value)
+
+
+def test_only_a_machine_that_outlives_the_build_is_reachable_by_kiln_reap(
+    sshd: SSHServer,
+) -> None:
+    config = make_config(sshd)
+    assert SSHCommunicator(config).reap_details() is None  # goes with the build
+    details = SSHCommunicator(config, outlives_build=True).reap_details()
+    assert details is not None
+    assert details["ssh"]["ssh_host"] == sshd.host
+    assert details["ssh"]["ssh_private_key_file"] == sshd.private_key_file
+    assert "ssh_password" not in details["ssh"]
+    # a key this run made cannot log in again later
+    temporary = SSHCommunicator(
+        config, private_key=Path(sshd.private_key_file).read_text(), outlives_build=True
+    )
+    assert temporary.reap_details() is None

@@ -140,6 +140,23 @@ def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
     ]
 
 
+def test_a_reap_after_a_torn_last_line_clears_the_journal(tmp_path: Path) -> None:
+    journal = Journal.create(tmp_path, "run-torn")
+    journal.record("kiln", "local-folder", "null.x", path="/tmp/z")
+    journal.close()
+    path = tmp_path / "run-torn.jsonl"
+    with path.open("a") as f:
+        f.write('{"op":"gone","n"')  # the power went mid-line
+    taken = claim(path)
+    assert taken is not None
+    (leftover,) = taken.journal.leftovers
+    taken.settle(leftover)
+    # the reap's line is not lost with the torn one
+    assert read_journal(path).leftovers == []
+    taken.release()
+    assert not path.exists()
+
+
 def test_a_temp_folder_is_recorded_before_it_exists_and_gone_after(tmp_path: Path) -> None:
     journal = Journal.create(tmp_path / "j", "run-4")
     ctx = Context(build_name="x", builder_type="null", journal=journal)
@@ -333,7 +350,9 @@ def test_reap_is_a_listed_command() -> None:
 # -- files on a machine that outlives the build (null builder over SSH) ----------------
 
 
-def ssh_template(folder: Path, sshd: SSHServer, remote: Path, inline: str) -> Path:
+def ssh_template(
+    folder: Path, sshd: SSHServer, remote: Path, inline: str, skip_clean: bool = False
+) -> Path:
     folder.mkdir(exist_ok=True)
     (folder / "build.pkr.hcl").write_text(
         sshd.null_source("box")
@@ -345,6 +364,7 @@ build {{
     use_env_var_file = true
     environment_vars = ["GREETING=hello"]
     inline           = ["{inline}"]
+    skip_clean       = {str(skip_clean).lower()}
   }}
 }}
 """
@@ -384,3 +404,16 @@ def test_a_failed_script_is_removed_unless_the_build_is_kept_for_a_look(
         assert run_kiln("reap").returncode == 0
         assert list(remote.iterdir()) == []
     assert list(state.glob("*.jsonl")) == []
+
+
+def test_a_failed_skip_clean_script_stays_and_is_no_leftover(
+    state: Path, tmp_path: Path, sshd: SSHServer
+) -> None:
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    template = ssh_template(tmp_path / "t", sshd, remote, "exit 3", skip_clean=True)
+    result = run_kiln("build", str(template))
+    assert result.returncode == 1
+    assert len(list(remote.iterdir())) == 2, "skip_clean: the script and variable file stay"
+    assert "kiln reap" not in result.stderr
+    assert list(state.glob("*.jsonl")) == [], "kept as asked: nothing for kiln reap"

@@ -36,3 +36,31 @@ def test_a_program_reads_all_of_a_finite_input() -> None:
     with os.fdopen(read, "rb") as source:
         assert run_process(["cat"], stdin=source, stdout=out.append) == 0
     assert b"".join(out) == b"hello\n"
+
+
+class OnePieceThenWait:
+    """A stream that gives one line, then nothing more until the program has answered
+    it (or ten seconds went by): an SSH channel whose client waits for the reply."""
+
+    def __init__(self) -> None:
+        self.answered = threading.Event()
+        self.pieces = [b"hello\n"]
+        self.gave_up = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self.pieces:
+            return self.pieces.pop()
+        self.gave_up = not self.answered.wait(10)
+        return b""
+
+
+def test_each_piece_of_a_streamed_input_reaches_the_program_at_once() -> None:
+    source = OnePieceThenWait()
+
+    def output(data: bytes) -> None:
+        if b"hello" in data:
+            source.answered.set()
+
+    assert run_process(["cat"], stdin=source, stdout=output) == 0  # type: ignore[arg-type]
+    assert source.answered.is_set()
+    assert not source.gave_up, "the line sat in a buffer until the input ended"
