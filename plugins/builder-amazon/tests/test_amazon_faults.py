@@ -15,15 +15,16 @@ is recorded through ``fault_report``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -33,7 +34,7 @@ from test_amazon_build import REGIONS, SECRET, build, build_block, source, write
 from tests.conftest import KILN, run_kiln
 from tests.ec2 import EC2Emulator, running_ec2
 from tests.faults import FaultReport
-from tests.sshd import SSHServer
+from tests.sshd import SSHServer, free_port
 
 from kiln.engine.reap import read_journal
 
@@ -42,20 +43,28 @@ FAULTS = Path(__file__).parent / "faults"
 BASE = 'source_ami = "ami-760aaa0f"\nami_name = "kiln-faults"\n'
 SPOT = 'spot_price = "auto"\n'
 COPIES = 'ami_regions = ["us-west-2", "eu-west-1"]\n'
+PROVISIONER = 'provisioner "shell" { inline = ["true"] }'
+
+
+@dataclass(frozen=True, kw_only=True)
+class Point:
+    """The build of an injection point: ``body`` in its source, its ``provisioner``, and
+    ``ssh`` settings replacing source()'s (see :func:`template`)."""
+
+    body: str = ""
+    provisioner: str = PROVISIONER
+    ssh: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Case:
-    """A build with ``body`` in its source, and ``KILN_TEST_AWS_FAULT=fault``: it must
-    fail saying ``error`` (``InjectedFault`` too, when there is a fault), after the step
-    reached printed ``reached``."""
+class Case(Point):
+    """A build with ``KILN_TEST_AWS_FAULT=fault``: it must fail saying ``error``
+    (``InjectedFault`` too, when there is a fault), after the step reached printed
+    ``reached``."""
 
     fault: str
     error: str
-    body: str = ""
     reached: str = ""
-    provisioner: str = 'provisioner "shell" { inline = ["true"] }'
-    ssh: dict[str, str] = field(default_factory=dict)
 
 
 #: a failure at each step, by the step's key EC2 call (counted ``:N`` when the build
@@ -169,18 +178,11 @@ CASES = {
 }
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def template(
     ec2: EC2Emulator,
     sshd: SSHServer,
     body: str,
-    provisioner: str = 'provisioner "shell" { inline = ["true"] }',
+    provisioner: str = PROVISIONER,
     ssh: dict[str, str] | None = None,
 ) -> str:
     """The one-source build of these tests; ``ssh`` replaces source()'s settings."""
@@ -191,7 +193,7 @@ def template(
         body = body.replace("SUBNET", f'"{subnets[0]["SubnetId"]}"')
     text = source(ec2, sshd, BASE + body)
     for name, value in (ssh or {}).items():
-        value = value.replace("CLOSED_PORT", str(closed_port()))
+        value = value.replace("CLOSED_PORT", str(free_port()))
         text, count = re.subn(rf"(?m)^(\s*{name}\s*=).*$", rf"\g<1> {value}", text)
         assert count == 1, name
     return text + build_block(provisioner)
@@ -241,7 +243,7 @@ def clean(
 
 
 def setting_up(
-    ec2: EC2Emulator, sshd: SSHServer, tmp_path: Path, point: Case | Wait | Kill
+    ec2: EC2Emulator, sshd: SSHServer, tmp_path: Path, point: Point
 ) -> tuple[Path, Path, dict[str, set[str]]]:
     """The template folder of an injection ``point``, the path of its call log, and
     what the emulator holds before the build."""
@@ -272,18 +274,14 @@ def test_a_failure_at_each_step_leaves_nothing(
 
 
 @dataclass(frozen=True)
-class Wait:
-    """A build with ``body`` that waits, after printing ``line``, until interrupted
-    (by ``signals``, the next one once kiln said it is cleaning up): ``hold`` keeps a
-    ``Describe*`` answer not ready (``KILN_TEST_AWS_HOLD``), in ``region`` only when one
-    is given."""
+class Wait(Point):
+    """A build that waits, after printing ``line``, until interrupted (by ``signals``,
+    the next one once kiln said it is cleaning up): ``hold`` keeps a ``Describe*``
+    answer not ready (``KILN_TEST_AWS_HOLD``), in ``region`` only when one is given."""
 
     line: str
     hold: str = ""
     region: str = ""
-    body: str = ""
-    provisioner: str = 'provisioner "shell" { inline = ["true"] }'
-    ssh: dict[str, str] = field(default_factory=dict)
     signals: tuple[signal.Signals, ...] = (signal.SIGINT,)
 
 
@@ -377,6 +375,17 @@ def held(log: Path, seconds: float = 15, mark: str = " HELD") -> bool:
     return False
 
 
+@contextlib.contextmanager
+def ending(process: subprocess.Popen[str]) -> Iterator[None]:
+    """The block; then ``process`` killed, and waited for, if it still runs."""
+    try:
+        yield
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def start(folder: Path, ec2: EC2Emulator, log: Path, **settings: str) -> subprocess.Popen[str]:
     """``kiln build`` of ``folder`` in the background, its faults as :func:`environment`
     says, its output on one pipe."""
@@ -403,7 +412,7 @@ def test_an_interrupt_while_waiting_leaves_nothing(
     folder, log, before = setting_up(ec2, any_key_sshd, tmp_path, wait)
     settings = {"hold": wait.hold, "hold_region": wait.region} if wait.hold else {}
     process = start(folder, ec2, log, **settings)
-    try:
+    with ending(process):
         lines = Lines(process)
         reached = lines.until(wait.line, 60)
         assert reached, lines.rest(1)
@@ -421,10 +430,6 @@ def test_an_interrupt_while_waiting_leaves_nothing(
                 sent += 1
         code = process.wait(timeout=30)
         out = lines.rest(5)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert code == 1, out
     assert "cancelled" in out, out
     if sent > 1:
@@ -459,9 +464,7 @@ def test_a_lost_answer_leaves_nothing(
     name: str,
 ) -> None:
     lose, body = LOST[name]
-    folder = write(tmp_path / "t", template(ec2, any_key_sshd, body))
-    log = tmp_path / "calls.log"
-    before = ec2.resources(REGIONS)
+    folder, log, before = setting_up(ec2, any_key_sshd, tmp_path, Point(body=body))
     result = build(folder, ec2, env=environment(log, lose=lose))
     out = result.stdout + result.stderr
     assert result.returncode == 1, out
@@ -471,8 +474,8 @@ def test_a_lost_answer_leaves_nothing(
 
 
 @dataclass(frozen=True)
-class Kill:
-    """A build with ``body`` killed with SIGKILL where it stops: at the EC2 call
+class Kill(Point):
+    """A build killed with SIGKILL where it stops: at the EC2 call
     ``pause`` (before it is sent), or ``pause_after`` (EC2 did the work; the answer never
     comes back), in a wait ``hold`` keeps going (in ``region`` only, when given), or
     after printing ``line``; with ``fault`` the build fails first, and is killed while it
@@ -484,9 +487,6 @@ class Kill:
     region: str = ""
     line: str = ""
     fault: str = ""
-    body: str = ""
-    provisioner: str = 'provisioner "shell" { inline = ["true"] }'
-    ssh: dict[str, str] = field(default_factory=dict)
 
     def settings(self) -> dict[str, str]:
         values = {
@@ -567,7 +567,7 @@ def reap(
 def stopped_there(process: subprocess.Popen[str], log: Path, line: str, mark: str) -> str:
     """Wait until the build is caught (``line`` printed, else ``mark`` in the log: a
     paused call, a held wait), then kill it with SIGKILL; its output."""
-    try:
+    with ending(process):
         lines = Lines(process)
         if line:
             assert lines.until(line, 60), lines.rest(1)
@@ -579,10 +579,6 @@ def stopped_there(process: subprocess.Popen[str], log: Path, line: str, mark: st
         process.kill()
         process.wait(timeout=30)
         return lines.rest(5)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 @pytest.mark.parametrize("name", KILLS)
@@ -627,12 +623,8 @@ def test_the_emulator_going_away_mid_build_then_reap_leaves_nothing(
         except BaseException:
             process.kill()
             raise
-    try:
+    with ending(process):
         code = process.wait(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     out = lines.rest(5)
     assert code == 1, out
     assert "Error cleaning up" in out and "'kiln reap' removes them" in out, out
@@ -654,11 +646,8 @@ def test_a_sweep_finds_what_a_killed_run_without_journal_left_by_its_tags(
     reap -older-than=0s`` finds the run's resources by its tag, in the environment's
     region and the ones ``KILN_REAP_AWS_REGIONS`` lists."""
     # built in eu-west-1, not the environment's us-east-1, so only the listed region finds it
-    body = SPOT
-    text = template(ec2, any_key_sshd, body, ssh={"region": '"eu-west-1"'})
-    folder = write(tmp_path / "t", text)
-    log = tmp_path / "calls.log"
-    before = ec2.resources(REGIONS)
+    point = Point(body=SPOT, ssh={"region": '"eu-west-1"'})
+    folder, log, before = setting_up(ec2, any_key_sshd, tmp_path, point)
     stopped_there(start(folder, ec2, log, pause="CreateImage"), log, "", " PAUSED")
     (journal,) = journals(log)
     journal.unlink()
@@ -681,11 +670,9 @@ def test_a_sweep_finds_what_a_killed_run_without_journal_left_by_its_tags(
 def test_a_live_build_is_left_alone_by_a_reap_and_its_sweep(
     ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path, fault_report: FaultReport
 ) -> None:
-    folder = write(tmp_path / "t", template(ec2, any_key_sshd, ""))
-    log = tmp_path / "calls.log"
-    before = ec2.resources(REGIONS)
+    folder, log, before = setting_up(ec2, any_key_sshd, tmp_path, Point())
     process = start(folder, ec2, log, hold="DescribeInstances=running")
-    try:
+    with ending(process):
         lines = Lines(process)
         assert lines.until("to become ready...", 60) and held(log), lines.rest(1)
         during = ec2.resources(REGIONS)
@@ -697,10 +684,6 @@ def test_a_live_build_is_left_alone_by_a_reap_and_its_sweep(
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=60)
         out = lines.rest(5)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert code == 1, out
     clean(fault_report, "live build beside a reap", out, before, ec2, log)
 
