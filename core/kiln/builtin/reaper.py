@@ -1,6 +1,7 @@
 """The reaper of what kiln's own code leaves when a build is killed: temporary folders
 on this machine (:class:`kiln.sdk.TempFolder`; they may hold keys and login
-credentials) and the shell provisioner's scripts and variable files on a machine that
+credentials), files half written on this machine (a plugin records them as
+``kiln``/``local-file``) and the shell provisioner's scripts and variable files on a machine that
 outlives the build (reached again over SSH with the build's key file or agent)."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class LocalReaper(Reaper):
         path = leftover.details.get("path")
         if not isinstance(path, str):
             raise BuildError(f"the record names no path: {dict(leftover.details)}")
-        if leftover.kind == "local-folder":
+        if leftover.kind in ("local-folder", "local-file"):
             try:
                 remove_tree(path)
             except OSError as exc:

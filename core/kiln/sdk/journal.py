@@ -203,12 +203,19 @@ class TempFolder:
     """A private temporary folder on this machine, in the run's journal from before it
     exists until it is removed: a killed build's folder (keys, a login's credentials)
     is removed by ``kiln reap``. Use it as a context manager, or call :meth:`remove`
-    from a step's cleanup."""
+    from a step's cleanup. Its parent, unless given: ``$KILN_TMP_DIR``, else Packer's
+    ``$PACKER_TMP_DIR``, else the system's temporary folder."""
 
     def __init__(self, ctx: Context, prefix: str, parent: str | None = None) -> None:
         import tempfile
 
-        parent = os.path.abspath(parent or tempfile.gettempdir())
+        parent = (
+            parent
+            or os.environ.get("KILN_TMP_DIR")
+            or os.environ.get("PACKER_TMP_DIR")
+            or tempfile.gettempdir()
+        )
+        parent = os.path.abspath(parent)
         self.path = os.path.join(parent, f"{prefix}{os.urandom(6).hex()}")
         self._entry = ctx.record("kiln", "local-folder", path=self.path)
         try:

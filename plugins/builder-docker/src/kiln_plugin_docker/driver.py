@@ -27,7 +27,6 @@ from kiln.sdk import (
     atomic_file,
     run_process,
 )
-from kiln_plugin_docker.reaper import REAPER
 
 #: the variables that say which engine the docker CLI talks to, and how
 ENGINE_VARIABLES = (
@@ -149,7 +148,7 @@ class Driver:
         entries: list[Entry] = []
 
         def record(part: str) -> None:
-            entries.append(ctx.record(REAPER, "file", path=part))
+            entries.append(ctx.record("kiln", "local-file", path=part))
 
         try:
             with atomic_file(path, before=record) as file:

@@ -11,7 +11,8 @@ What the plugin writes in the cleanup journal, under the reaper name ``docker``:
   image its reference names if that is no longer the one it named before the import.
   Removed with ``docker rmi`` (not forced: an image someone has since tagged again or
   started a container from stays, and kiln reap says why).
-- ``file``: the partial file of an export or a docker-save, on this machine.
+The partial file of an export or a docker-save is recorded as the core's
+``kiln``/``local-file``, which kiln's own reaper removes.
 
 Each engine record carries the docker command and the engine settings the build used
 (``DOCKER_HOST``, ``DOCKER_CONTEXT``, ``DOCKER_CONFIG``, ``DOCKER_TLS_VERIFY``,
@@ -21,9 +22,6 @@ Something already gone counts as removed.
 
 from __future__ import annotations
 
-import contextlib
-import os
-
 from kiln.sdk import BuildError, Leftover, Reaper
 
 #: the reaper name in the plugin's cleanup journal records
@@ -31,17 +29,10 @@ REAPER = "docker"
 
 
 class DockerReaper(Reaper):
-    """Removes docker builds' leftover containers, images and partial files."""
+    """Removes docker builds' leftover containers and images."""
 
     def remove(self, leftover: Leftover) -> None:
         details = leftover.details
-        if leftover.kind == "file":
-            try:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(str(details["path"]))
-            except OSError as exc:
-                raise BuildError(f"{exc.strerror}: {details['path']}") from None
-            return
         # the driver (subprocess, tempfile...) loads when something is to be removed
         from kiln_plugin_docker.driver import Driver
 

@@ -37,13 +37,12 @@ class StepTempDir(Step):
         self.folder: TempFolder | None = None
 
     def run(self, state: StateBag) -> Action:
-        parent = os.environ.get("KILN_TMP_DIR") or os.environ.get("PACKER_TMP_DIR") or None
         try:
-            self.folder = TempFolder(self.ctx, "kiln-docker-", parent=parent)
+            self.folder = TempFolder(self.ctx, "kiln-docker-")
         except OSError as exc:
             raise BuildError(
                 f"Cannot make the build's temporary folder in "
-                f"{os.path.dirname(exc.filename or '') or parent}: {exc.strerror}. Set "
+                f"{os.path.dirname(exc.filename or '')}: {exc.strerror}. Set "
                 "KILN_TMP_DIR to a folder kiln can write to."
             ) from None
         state["temp_dir"] = self.folder.path
