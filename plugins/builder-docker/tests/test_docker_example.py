@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 from tests.conftest import run_kiln
@@ -20,21 +19,13 @@ EXAMPLE = ROOT / "examples" / "docker-busybox"
 
 
 def test_the_docker_example_installs_validates_and_builds(
-    docker_engine: DockerEngine, busybox_image: str, tmp_path: Path
+    docker_engine: DockerEngine, busybox_image: str, tmp_path: Path, published_plugins: str
 ) -> None:
     assert busybox_image == "local/busybox:test"  # the example's default base image
-    index = tmp_path / "index"
-    published = subprocess.run(
-        [str(ROOT / "scripts" / "publish-plugins"), str(index)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert published.returncode == 0, published.stderr
     example = tmp_path / "docker-busybox"
     shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns(".kiln.lock.hcl", "output"))
     env = {
-        "KILN_INDEX_URL": (index / "simple").as_uri() + "/",
+        "KILN_INDEX_URL": published_plugins,
         "KILN_PLUGIN_PATH": str(tmp_path / "plugins"),
         "DOCKER_HOST": docker_engine.host,
     }
