@@ -417,3 +417,15 @@ def test_a_failed_skip_clean_script_stays_and_is_no_leftover(
     assert len(list(remote.iterdir())) == 2, "skip_clean: the script and variable file stay"
     assert "kiln reap" not in result.stderr
     assert list(state.glob("*.jsonl")) == [], "kept as asked: nothing for kiln reap"
+
+
+def test_temp_folders_go_where_kiln_tmp_dir_or_packer_tmp_dir_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = Context()
+    for name in ("PACKER_TMP_DIR", "KILN_TMP_DIR"):  # KILN_TMP_DIR wins, set last
+        folder = tmp_path / name
+        folder.mkdir()
+        monkeypatch.setenv(name, str(folder))
+        with TempFolder(ctx, "kiln-test-") as path:
+            assert os.path.dirname(path) == str(folder)
