@@ -37,6 +37,7 @@ from kiln.sdk.components import (
     Provisioner,
     StepProvision,
     build_data,
+    require_communicator,
 )
 from kiln.sdk.config import Config, ConfigError, Duration, option
 from kiln.sdk.context import BuildError, Cancelled, Context
@@ -44,7 +45,12 @@ from kiln.sdk.journal import Entry, Leftover, Reaper, TempFolder
 from kiln.sdk.multistep import Action, StateBag, Step, run_steps
 from kiln.sdk.placeholders import interpolate, render_functions
 from kiln.sdk.process import run_process
-from kiln.sdk.steps import StepCleanupTempKeys, StepConnect, StepTemporaryKeyPair
+from kiln.sdk.steps import (
+    StepCleanupTempKeys,
+    StepConnect,
+    StepTemporaryKeyPair,
+    generate_key_pair,
+)
 from kiln.sdk.ui import Progress, Ui
 from kiln.ui.redact import redact_text
 
@@ -93,11 +99,13 @@ __all__ = [
     "Ui",
     "atomic_file",
     "build_data",
+    "generate_key_pair",
     "hookimpl",
     "interpolate",
     "option",
     "redact_text",
     "render_functions",
+    "require_communicator",
     "run_process",
     "run_steps",
     "run_with_ui",

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from kiln.sdk.communicator import Communicator, ConnectionInfo
 from kiln.sdk.config import Config
-from kiln.sdk.context import Context
+from kiln.sdk.context import BuildError, Context
 from kiln.sdk.multistep import Action, StateBag, Step
 from kiln.sdk.ui import Ui
 
@@ -125,6 +125,18 @@ class Provisioner(Component, ABC):
     @abstractmethod
     def provision(self, ui: Ui, comm: Communicator | None, generated_data: dict[str, Any]) -> None:
         """Change the machine through ``comm``; ``generated_data`` holds ``build.*``."""
+
+
+def require_communicator(comm: Communicator | None, kind: str) -> Communicator:
+    """``comm``, or a clear error for a build that has no machine to talk to: the
+    first line of a provisioner's ``provision`` that needs one."""
+    if comm is None:
+        raise BuildError(
+            f'The "{kind}" provisioner needs a communicator, and this build has none '
+            '(communicator = "none", or a builder such as "file" that makes no machine). '
+            "Set a communicator in the source, or remove the provisioner from this build."
+        )
+    return comm
 
 
 class PostProcessor(Component, ABC):

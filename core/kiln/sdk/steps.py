@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kiln.sdk.commconfig import CommunicatorConfig
 from kiln.sdk.communicator import Communicator, CommunicatorError, RemoteCmd
@@ -19,7 +20,19 @@ from kiln.sdk.context import BuildError, Context
 from kiln.sdk.multistep import Action, StateBag, Step
 from kiln.ui.redact import register_secret
 
+if TYPE_CHECKING:
+    from kiln.communicator.keys import KeyPair
+
 __all__ = ["StepCleanupTempKeys", "StepConnect", "StepTemporaryKeyPair"]
+
+
+def generate_key_pair(kind: str = "ed25519", bits: int = 0, comment: str = "kiln") -> KeyPair:
+    """A fresh SSH key pair of ``kind`` (ed25519, rsa or ecdsa; ``bits`` for rsa and
+    ecdsa, 0 for the default size): its OpenSSH private key text and its
+    authorized_keys line."""
+    from kiln.communicator.keys import generate_key_pair as generate  # cryptography: lazily
+
+    return generate(kind, bits, comment)
 
 
 class StepTemporaryKeyPair(Step):
@@ -37,8 +50,6 @@ class StepTemporaryKeyPair(Step):
             config.ssh_private_key_file or config.ssh_agent_auth or config.ssh_password
         ):
             return Action.CONTINUE
-        from kiln.communicator.keys import generate_key_pair  # cryptography: build time only
-
         kind = config.ssh_temporary_key_pair_type
         state["ui"].say(f"Creating a temporary {kind} SSH key pair...")
         name = f"kiln_{uuid.uuid4()}"

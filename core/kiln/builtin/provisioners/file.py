@@ -7,7 +7,6 @@ import os
 import stat
 from typing import Any, Literal
 
-from kiln.builtin.common import require_communicator
 from kiln.sdk import (
     BuildError,
     Communicator,
@@ -18,6 +17,7 @@ from kiln.sdk import (
     Ui,
     atomic_file,
     option,
+    require_communicator,
 )
 
 #: the file name ``content`` gets when the destination is a folder (as in Packer)

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from typing import Any, TypeVar
 
-from kiln.builtin.common import require_communicator
 from kiln.builtin.shellcommon import (
     ShellCommonConfig,
     check_common,
@@ -31,6 +30,7 @@ from kiln.sdk import (
     Ui,
     interpolate,
     option,
+    require_communicator,
     run_with_ui,
 )
 

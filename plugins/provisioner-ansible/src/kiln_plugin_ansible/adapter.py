@@ -26,7 +26,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import BinaryIO, cast
 
 import paramiko
 
@@ -39,11 +39,9 @@ from kiln.sdk import (
     Context,
     RemoteCmd,
     Ui,
+    generate_key_pair,
 )
 from kiln_plugin_ansible.config import DEFAULT_SFTP_COMMAND, AnsibleConfig
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 #: under "kiln", so KILN_LOG shows it
 log = logging.getLogger("kiln.ansible.adapter")
@@ -68,25 +66,12 @@ SFTP_FALLBACK = (
 
 
 def new_key(kind: str) -> tuple[paramiko.PKey, str]:
-    """A fresh key of ``kind`` (ED25519, ECDSA (P-384) or RSA) and its OpenSSH text."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-    private: PrivateKeyTypes
-    loader: type[paramiko.PKey]
-    if kind == "ED25519":
-        private, loader = ed25519.Ed25519PrivateKey.generate(), paramiko.Ed25519Key
-    elif kind == "ECDSA":
-        private, loader = ec.generate_private_key(ec.SECP384R1()), paramiko.ECDSAKey
-    else:
-        private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-        loader = paramiko.RSAKey
-    text = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    ).decode()
-    return loader.from_private_key(io.StringIO(text)), text
+    """A fresh key of ``kind`` (ED25519, ECDSA (P-384) or RSA (3072 bits)) and its
+    OpenSSH text."""
+    loaders = {"ED25519": paramiko.Ed25519Key, "ECDSA": paramiko.ECDSAKey}
+    bits = {"ECDSA": 384, "RSA": 3072}.get(kind, 0)
+    text = generate_key_pair(kind.lower() if kind in loaders else "rsa", bits).private_key
+    return loaders.get(kind, paramiko.RSAKey).from_private_key(io.StringIO(text)), text
 
 
 def authorized_blob(path: str) -> str:

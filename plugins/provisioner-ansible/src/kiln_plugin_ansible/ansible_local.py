@@ -24,6 +24,7 @@ from kiln.sdk import (
     Ui,
     option,
     redact_text,
+    require_communicator,
     run_with_ui,
 )
 from kiln_plugin_ansible.config import playbooks_of
@@ -255,11 +256,7 @@ class AnsibleLocal(Provisioner):
     # -- the run ----------------------------------------------------------------------
 
     def provision(self, ui: Ui, comm: Communicator | None, generated_data: dict[str, Any]) -> None:
-        if comm is None:
-            raise BuildError(
-                'The "ansible-local" provisioner needs a communicator to reach the machine '
-                '(the build has communicator = "none").'
-            )
+        comm = require_communicator(comm, "ansible-local")
         ui.say("Provisioning with Ansible...")
         secrets: list[str] = []
         try:

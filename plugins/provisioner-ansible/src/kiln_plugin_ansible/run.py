@@ -26,6 +26,7 @@ from kiln.sdk import (
     TempFolder,
     Ui,
     interpolate,
+    require_communicator,
     run_process,
 )
 from kiln_plugin_ansible.inventory import write_inventory
@@ -85,18 +86,12 @@ class AnsibleRun:
     def _target(self, stack: ExitStack, work: str) -> Target:
         if self._direct():
             return self._direct_target(work)
-        if self.comm is None:
-            raise BuildError(
-                "The ansible provisioner needs a communicator to reach the machine "
-                '(the build has communicator = "none").'
-            )
+        comm = require_communicator(self.comm, "ansible")
         from kiln_plugin_ansible.adapter import start_adapter  # paramiko: run time only
 
         self.ui.say("Setting up the SSH adapter for Ansible...")
         user = self.config.user or getpass.getuser()
-        adapter = stack.enter_context(
-            start_adapter(self.config, self.comm, user, self.ui, self.ctx)
-        )
+        adapter = stack.enter_context(start_adapter(self.config, comm, user, self.ui, self.ctx))
         key_file = ""
         if adapter.client_key:
             key_file = write_private(work, "key", adapter.client_key)
