@@ -15,14 +15,7 @@ from tests.sshd import SSHServer, running_sshd  # the tests' sshd, reused
 
 TARGET = 1.0
 
-TEMPLATE = """
-source "null" "bench" {{
-  ssh_host             = "{host}"
-  ssh_port             = {port}
-  ssh_username         = "{user}"
-  ssh_private_key_file = "{key}"
-}}
-
+BUILD = """
 build {{
   sources = ["source.null.bench"]
 
@@ -46,16 +39,8 @@ def _template(folder: Path, server: SSHServer) -> Path:
     payload = folder / "payload.txt"
     payload.write_text("hello\n" * 1000)
     path = folder / "bench.pkr.hcl"
-    path.write_text(
-        TEMPLATE.format(
-            host=server.host,
-            port=server.port,
-            user=server.user,
-            key=server.private_key_file,
-            payload=payload,
-            remote=folder / "remote",
-        )
-    )
+    build = BUILD.format(payload=payload, remote=folder / "remote")
+    path.write_text(server.null_source("bench") + build)
     return path
 
 

@@ -9,21 +9,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+from tests.indexserver import publish_plugins
+
 import kiln_plugin_manifest
-
-ROOT = Path(__file__).resolve().parents[3]
-PUBLISH = ROOT / "scripts" / "publish-plugins"
-
-
-def publish(index: Path) -> str:
-    proc = subprocess.run([str(PUBLISH), str(index)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
 
 
 def test_publish_writes_a_pep503_index_pip_installs_the_plugin_from(tmp_path: Path) -> None:
     index = tmp_path / "index"
-    out = publish(index)
+    out = publish_plugins(index)
     version = kiln_plugin_manifest.__version__
     wheel = index / "files" / f"kiln_plugin_manifest-{version}-py3-none-any.whl"
     assert f"published kiln-plugin-manifest {version}: {wheel}" in out
@@ -66,11 +59,11 @@ def test_publish_writes_a_pep503_index_pip_installs_the_plugin_from(tmp_path: Pa
 
 def test_publishing_again_replaces_the_plugin_and_keeps_other_files(tmp_path: Path) -> None:
     index = tmp_path / "index"
-    publish(index)
+    publish_plugins(index)
     dependency = index / "files" / "othertool-1.0-py3-none-any.whl"
     with zipfile.ZipFile(dependency, "w") as zf:
         zf.writestr("othertool-1.0.dist-info/METADATA", "Name: othertool\nVersion: 1.0\n\n")
-    publish(index)
+    publish_plugins(index)
     files = sorted(p.name for p in (index / "files").iterdir())
     assert len([f for f in files if f.startswith("kiln_plugin_manifest-")]) == 1
     assert dependency.name in files

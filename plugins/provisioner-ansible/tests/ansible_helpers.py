@@ -19,15 +19,7 @@ PYTHON_VAR = f"ansible_python_interpreter={sys.executable}"
 
 
 def null_source(sshd: SSHServer) -> str:
-    return f"""
-source "null" "target" {{
-  communicator         = "ssh"
-  ssh_host             = "{sshd.host}"
-  ssh_port             = {sshd.port}
-  ssh_username         = "{sshd.user}"
-  ssh_private_key_file = "{sshd.private_key_file}"
-}}
-"""
+    return sshd.null_source("target")
 
 
 def docker_source(image: str) -> str:

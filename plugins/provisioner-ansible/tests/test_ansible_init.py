@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from ansible_helpers import PYTHON_VAR, null_source, template, write
 from tests.conftest import run_kiln
 from tests.sshd import SSHServer
-
-ROOT = Path(__file__).resolve().parents[3]
 
 PLUGINS = """
 packer {
@@ -25,16 +22,8 @@ packer {
 
 
 def test_kiln_init_installs_an_ansible_playbook_that_builds(
-    sshd: SSHServer, folder: Path, tmp_path: Path
+    sshd: SSHServer, folder: Path, tmp_path: Path, published_plugins: str
 ) -> None:
-    index = tmp_path / "index"
-    published = subprocess.run(
-        [str(ROOT / "scripts" / "publish-plugins"), str(index)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert published.returncode == 0, published.stderr
     out = tmp_path / "out.txt"
     write(
         folder,
@@ -57,7 +46,7 @@ def test_kiln_init_installs_an_ansible_playbook_that_builds(
     )
     plugins = tmp_path / "plugins"
     env = {
-        "KILN_INDEX_URL": (index / "simple").as_uri() + "/",
+        "KILN_INDEX_URL": published_plugins,
         "KILN_PLUGIN_PATH": str(plugins),
         "PATH": "/usr/bin:/bin",  # no ansible-playbook but the plugin's
     }
