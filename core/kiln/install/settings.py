@@ -16,7 +16,6 @@ The index for a plugin source is, first match wins: ``kiln init -index-url URL``
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +81,8 @@ class IndexSettings:
 
 def index_settings(flag: str | None = None) -> IndexSettings:
     """The settings for this run: the flag, the environment and the config file."""
+    import tomllib  # only here: the other folders are looked up on every build
+
     override = flag or os.environ.get("KILN_INDEX_URL") or None
     path = config_file()
     try:

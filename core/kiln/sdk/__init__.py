@@ -13,6 +13,7 @@ from kiln.plugins.types import (
     ProvisionerSpec,
     ReaperSpec,
 )
+from kiln.sdk.cache import cache_folder
 from kiln.sdk.commconfig import CommunicatorConfig
 from kiln.sdk.communicator import (
     DISCONNECTED,
@@ -99,6 +100,7 @@ __all__ = [
     "Ui",
     "atomic_file",
     "build_data",
+    "cache_folder",
     "generate_key_pair",
     "hookimpl",
     "interpolate",
