@@ -143,3 +143,32 @@ def test_the_ssh_communicator_loads_paramiko_without_invoke() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
     assert proc.stdout.split() == ["True", "False", "invoke"], proc.stdout + proc.stderr
+
+
+EARLY_IMPORT = """
+import sys, threading
+from kiln.sdk import CommunicatorConfig, Context, StepConnect
+
+StepConnect(CommunicatorConfig(communicator="none"), ctx=Context())
+print("kiln.communicator.ssh" in sys.modules, threading.active_count())
+StepConnect(CommunicatorConfig(ssh_username="u"), ctx=Context())
+print([t.name for t in threading.enumerate() if t.name.startswith("import ")])
+for thread in threading.enumerate():
+    if thread is not threading.current_thread():
+        thread.join()
+print("kiln.communicator.ssh" in sys.modules, "paramiko" in sys.modules)
+"""
+
+
+def test_a_builder_connecting_over_ssh_imports_paramiko_while_its_first_steps_run() -> None:
+    """StepConnect starts the SSH communicator's import (paramiko, cryptography) in a
+    thread when the builder lists its steps, so that it overlaps the steps before it
+    (an instance launching); a builder that does not connect imports nothing."""
+    proc = subprocess.run(
+        [sys.executable, "-c", EARLY_IMPORT], capture_output=True, text=True, timeout=60
+    )
+    assert proc.stdout.splitlines() == [
+        "False 1",
+        "['import kiln.communicator.ssh']",
+        "True True",
+    ], proc.stdout + proc.stderr

@@ -9,6 +9,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import sys
+import threading
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -82,6 +86,8 @@ class StepConnect(Step):
         self.ctx = ctx
         self.outlives_build = outlives_build
         self.comm: Communicator | None = None
+        if config.communicator == "ssh":
+            _import_early("kiln.communicator.ssh")
 
     def run(self, state: StateBag) -> Action:
         config = self.config
@@ -123,6 +129,21 @@ class StepConnect(Step):
         if self.comm is not None:
             self.comm.close()
             self.comm = None
+
+
+def _import_early(module: str) -> None:
+    """Import ``module`` in a thread of its own, now, so that its import (paramiko and
+    cryptography: some 30 ms of CPU) overlaps the builder's steps before the connection,
+    which mostly wait (for an instance to launch, a container to start). The step that
+    needs the module waits for the import to end, as for any import in progress, and
+    imports it again, raising the error, if this one failed."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    if module not in sys.modules:
+        threading.Thread(target=load, name=f"import {module}").start()
 
 
 class StepCleanupTempKeys(Step):
