@@ -104,6 +104,27 @@ def test_entry_points_of_an_installed_distribution_are_loaded(site: Callable[...
     assert pm.builders()["echo"].summary == "Echoes its text."
 
 
+def test_name_and_version_come_from_the_metadata_header_alone(tmp_path: Path) -> None:
+    """kiln reads a plugin's name and version from its METADATA's header lines (no email
+    parser); a "Name:" in the description, after the header, is not the name."""
+    import importlib.metadata as metadata
+
+    from kiln.plugins.manager import distribution_fields
+
+    info = tmp_path / "Acme_Say-2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: Acme_Say\nSummary: Says: things\nVersion: 2.0rc1\n"
+        "Description-Content-Type: text/markdown\n\nName: not this\nVersion: nor this\n"
+    )
+    dist = metadata.PathDistribution(info)
+    assert distribution_fields(dist) == ("Acme_Say", "2.0rc1")
+    assert distribution_fields(dist) == (dist.metadata["Name"], dist.version)
+    (info / "METADATA").unlink()
+    (info / "PKG-INFO").write_text("Metadata-Version: 1.0\nName: acme-say\n")
+    assert distribution_fields(dist) == ("acme-say", "")
+
+
 def test_a_plugin_that_fails_to_import_is_one_clear_error(site: Callable[..., Path]) -> None:
     site(
         "kiln-plugin-broken",

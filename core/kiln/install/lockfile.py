@@ -357,8 +357,10 @@ def environment_version(distribution: str) -> str | None:
     """The version of ``distribution`` installed alongside kiln, if any."""
     import importlib.metadata as metadata
 
+    from kiln.plugins.manager import distribution_fields
+
     try:
-        return metadata.version(distribution)
+        return distribution_fields(metadata.distribution(distribution))[1] or None
     except metadata.PackageNotFoundError:
         return None
 

@@ -7,6 +7,7 @@ import time
 from importlib import metadata
 from typing import Any
 
+import kiln_plugin_manifest
 from kiln.sdk import (
     Artifact,
     BuildError,
@@ -17,7 +18,7 @@ from kiln.sdk import (
     interpolate,
     option,
 )
-from kiln_plugin_manifest import DISTRIBUTION, __version__
+from kiln_plugin_manifest import DISTRIBUTION
 
 #: seconds waited on another writer's lock before saying so
 SAY_WAITING_AFTER = 5.0
@@ -165,7 +166,7 @@ class Manifest(PostProcessor):
         ``ctx.versions``, kiln first), this plugin's always among them."""
         plugins = dict(self.ctx.versions)
         kiln = plugins.pop("kiln", None) or _installed("kiln")
-        plugins.setdefault(DISTRIBUTION, __version__)
+        plugins.setdefault(DISTRIBUTION, kiln_plugin_manifest.__version__)
         return {"version": kiln, "plugins": plugins}
 
 
