@@ -21,6 +21,10 @@ After the timed runs, one more build of each tool, untimed, runs with moto's req
 recorder on (``/moto-api/recorder/...``): the row's notes give the number of EC2 API
 calls each tool makes in a build and the calls that only one of them makes.
 
+The warm-up runs leave kiln's caches as a user's first build does: the parsed template,
+and the amazon plugin's EC2 model cut down to the calls it makes (made once per botocore
+version, in ``$XDG_CACHE_HOME/kiln``); the timed runs are a user's later builds.
+
 Target: kiln no slower than Packer (ratio ≤ 1.0).
 """
 
