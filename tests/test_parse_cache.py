@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kiln.hcl import syntax
+from kiln.hcl.diagnostics import Range
 
 TEXT = 'variable "x" {\n  default = "a fairly long value so the text is cached"\n}\n' * 8
 
@@ -75,3 +76,22 @@ def test_syntax_errors_are_never_cached(cache: Path) -> None:
         with pytest.raises(DiagnosticError):
             syntax.parse_file(bad, "t.pkr.hcl")
     assert entries(cache) == []
+
+
+def test_a_cached_tree_is_kilns_own_and_keeps_every_position(cache: Path) -> None:
+    """The cache holds kiln's tree types, with every token's end position: a heredoc's
+    token ends on its closing line whether the tree was parsed or read back."""
+    text = 'x = <<EOT\nhello\n  ${a}\nEOT\ny = "two"\n' + TEXT
+
+    def tokens(node: syntax.Node) -> list[tuple[str, str, Range]]:
+        tree = node.tree
+        assert isinstance(tree, syntax.Tree)
+        return [(t.type, str(t), syntax.node_range(t, node.src)) for t in tree.tokens()]
+
+    parsed = tokens(syntax.parse_file(text, "t.pkr.hcl"))
+    (entry,) = entries(cache)
+    cached = tokens(syntax.parse_file(text, "t.pkr.hcl"))
+    assert cached == parsed
+    heredoc = next(r for kind, _, r in parsed if kind == "HEREDOC_TEMPLATE")
+    assert (heredoc.start.line, heredoc.end.line) == (1, 5)
+    assert b"lark" not in entry.read_bytes()

@@ -35,8 +35,10 @@ def imported_modules(stderr: str) -> list[str]:
     return names
 
 
-def run_validate(template: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KILN_CRASH_DIR": str(tmp_path)}
+def run_validate(
+    template: Path, tmp_path: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KILN_CRASH_DIR": str(tmp_path), **(env or {})}
     return subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "kiln", "validate", str(template)],
         cwd=tmp_path,
@@ -87,6 +89,35 @@ def test_validate_legacy_json_imports_nothing_heavy(tmp_path: Path) -> None:
     modules = imported_modules(proc.stderr)
     heavy = sorted({m for m in modules if m.split(".")[0] in HEAVY})
     assert heavy == [], f"kiln validate legacy/template.json imports heavy modules: {heavy}"
+
+
+def parser_modules(modules: list[str]) -> list[str]:
+    """The modules of the HCL parser (Lark, the ``regex`` it imports, python-hcl2)."""
+    return sorted({m for m in modules if m.split(".")[0] in ("lark", "regex", "hcl2")})
+
+
+def test_validate_with_a_warm_parse_cache_imports_no_parser(tmp_path: Path) -> None:
+    """A template whose parse is cached is read back as kiln's own tree types: Lark
+    (about 15 ms to import, with ``regex``) and python-hcl2 stay out of the process."""
+    copy = tmp_path / "null-ssh"
+    shutil.copytree(EXAMPLES / "null-ssh", copy, ignore=shutil.ignore_patterns(".kiln.lock.hcl"))
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "KILN_PARSE_CACHE": "1"}
+    cold = run_validate(copy, tmp_path, env)
+    assert "The configuration is valid." in cold.stdout, cold.stdout + cold.stderr
+    assert "lark" in parser_modules(imported_modules(cold.stderr))  # the check sees it
+    warm = run_validate(copy, tmp_path, env)
+    assert "The configuration is valid." in warm.stdout, warm.stdout + warm.stderr
+    modules = imported_modules(warm.stderr)
+    assert "kiln.hcl.syntax" in modules
+    assert parser_modules(modules) == []
+
+
+def test_validate_legacy_json_imports_no_parser(tmp_path: Path) -> None:
+    """A legacy JSON template has no HCL to parse: not even a cold cache imports Lark."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = run_validate(EXAMPLES / "legacy" / "template.json", tmp_path, env)
+    assert "The configuration is valid." in proc.stdout, proc.stdout + proc.stderr
+    assert parser_modules(imported_modules(proc.stderr)) == []
 
 
 def test_the_check_sees_a_heavy_import(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The expression evaluator: HCL2's expression language over python-hcl2's parse tree.
+"""The expression evaluator: HCL2's expression language over the parse tree of
+:mod:`kiln.hcl.syntax` (python-hcl2's grammar, in kiln's own tree types).
 
 Every construct of HCL's native syntax is handled here: literals, templates with
 interpolations, directives and strip markers, heredocs, operators, conditionals,
@@ -16,8 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lark import Tree
-
 from kiln.hcl.body import (
     Attribute,
     Block,
@@ -34,6 +33,7 @@ from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Pos, Range, error
 from kiln.hcl.syntax import (
     Node,
     Source,
+    Tree,
     offset_to_pos,
     parse_expression,
     scan_template,

@@ -28,10 +28,10 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable
-from typing import Any
 
 from kiln.hcl.diagnostics import DiagnosticError, Pos, Range, error
-from kiln.hcl.syntax import offset_to_pos
+from kiln.hcl.syntax import Token as SyntaxToken
+from kiln.hcl.syntax import Tree, offset_to_pos
 from kiln.hcl.values import graphemes
 
 # Token kinds, named after hclsyntax's TokenType constants.
@@ -442,8 +442,9 @@ def _check_syntax(src: str, tokens: list[Token], filename: str) -> None:
     few other forms; :func:`_check_templates`, :func:`_check_layout` and
     :func:`_check_traversals` add what it lets through.
     """
-    from hcl2.parser import parser
     from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+    from kiln.hcl.syntax import parse_tree
 
     colons = next((t for t in tokens if t.kind == DOUBLE_COLON), None)
     if colons is not None:
@@ -457,7 +458,7 @@ def _check_syntax(src: str, tokens: list[Token], filename: str) -> None:
     _check_templates(tokens, src, filename)
     chars = _grammar_view(src, tokens)
     try:
-        tree = parser().parse("".join(chars) + "\n")
+        tree = parse_tree("".join(chars))
     except UnexpectedInput as exc:
         if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
             offset = exc.token.start_pos or 0
@@ -672,16 +673,13 @@ def _syntax_error(src: str, filename: str, at: int, summary: str, detail: str) -
     return DiagnosticError([error(summary, detail, _range(src, filename, at))])
 
 
-def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> None:
+def _check_layout(tree: Tree, tokens: list[Token], src: str, filename: str) -> None:
     """The newline rules of HCL bodies that python-hcl2 does not enforce.
 
     An argument or a block ends its line; a block's ``{`` ends its header line, unless
     the block is a one-line block holding a single argument; object items are
     separated by commas or newlines.
     """
-    from lark import Token as LarkToken
-    from lark import Tree
-
     starts = [t.start for t in tokens]
 
     def index_at(offset: int) -> int:
@@ -693,25 +691,19 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
             k += 1
         return tokens[k]
 
-    def last_index(node: Any) -> int:
+    def last_index(node: Tree) -> int:
         """The index of ``node``'s last token."""
-        last = None
-        for leaf in node.scan_values(lambda v: isinstance(v, LarkToken)):
-            if leaf.type == "NL_OR_COMMENT" or leaf.end_pos is None:
-                continue
-            if last is None or leaf.end_pos > last.end_pos:
-                last = leaf
-        assert last is not None
-        return index_at(last.end_pos - 1)
+        end = max(leaf.meta.end_pos for leaf in node.tokens() if leaf.type != "NL_OR_COMMENT")
+        return index_at(end - 1)
 
-    def after(node: Any) -> Token:
+    def after(node: Tree) -> Token:
         """The first token after ``node``'s last one, block comments skipped."""
         return next_visible(last_index(node))
 
-    def on_one_line(node: Any) -> None:
+    def on_one_line(node: Tree) -> None:
         """An expression goes on past a newline only inside brackets or templates."""
         depth = 0
-        for tok in tokens[index_at(node.meta.start_pos) : last_index(node) + 1]:
+        for tok in tokens[index_at(_start(node)) : last_index(node) + 1]:
             if tok.kind in _NESTING_OPEN:
                 depth += 1
             elif tok.kind in _NESTING_CLOSE:
@@ -730,7 +722,7 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
     def fail(tok: Token, summary: str, detail: str) -> DiagnosticError:
         return _syntax_error(src, filename, tok.start, summary, detail)
 
-    bodies: list[tuple[Any, Any]] = [(tree.children[0], None)]
+    bodies: list[tuple[Tree, Tree | None]] = [(_subtree(tree, 0), None)]
     while bodies:
         body, block = bodies.pop()
         items = [
@@ -739,9 +731,9 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
         one_line = False
         rbrace = -1
         if block is not None:
-            braces = [c.start_pos or 0 for c in block.children if isinstance(c, LarkToken)]
+            braces = [c.meta.start_pos for c in block.children if isinstance(c, SyntaxToken)]
             k, rbrace = index_at(braces[0]), braces[-1]
-            for tok in tokens[index_at(block.meta.start_pos) : k]:
+            for tok in tokens[index_at(_start(block)) : k]:
                 if _ends_line(tok):
                     raise fail(
                         tok,
@@ -755,7 +747,7 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
                 raise _syntax_error(
                     src,
                     filename,
-                    culprit.meta.start_pos,
+                    _start(culprit),
                     "Invalid single-argument block definition",
                     "A block written on one line can hold only a single argument; put "
                     "its content on lines of its own.",
@@ -770,9 +762,9 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
         seen: dict[str, int] = {}
         for item in items:
             if item.data == "attribute":
-                name_node = item.children[0]
-                name = str(next(name_node.scan_values(lambda v: isinstance(v, LarkToken))))
-                start = name_node.meta.start_pos
+                name_node = _subtree(item, 0)
+                name = str(next(name_node.tokens()))
+                start = _start(name_node)
                 if name in seen:
                     line = _pos(src, seen[name]).line
                     raise _syntax_error(
@@ -810,8 +802,8 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
                 )
     for obj in tree.find_data("object"):
         elems = [c for c in obj.children if isinstance(c, Tree) and c.data == "object_elem"]
-        if elems and str(next(elems[0].scan_values(lambda v: isinstance(v, LarkToken)))) == "for":
-            key = elems[0].children[0]
+        if elems and str(next(elems[0].tokens())) == "for":
+            key = _subtree(elems[0], 0)
             if (
                 key.children
                 and isinstance(key.children[0], Tree)
@@ -820,7 +812,7 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
                 raise _syntax_error(
                     src,
                     filename,
-                    elems[0].meta.start_pos,
+                    _start(elems[0]),
                     "Invalid 'for' expression",
                     'An object whose first key is "for" reads as a for expression; quote '
                     'the key ("for") to use it as a name.',
@@ -835,6 +827,19 @@ def _check_layout(tree: Any, tokens: list[Token], src: str, filename: str) -> No
                     "Missing item separator",
                     "Expected a newline or comma to mark the beginning of the next item.",
                 )
+
+
+def _start(node: Tree) -> int:
+    """Where ``node`` (a rule that matched some characters) begins in the text."""
+    assert node.meta is not None
+    return node.meta.start_pos
+
+
+def _subtree(node: Tree, i: int) -> Tree:
+    """``node``'s ``i``-th child, which the grammar makes a rule's node."""
+    child = node.children[i]
+    assert isinstance(child, Tree)
+    return child
 
 
 def _unclosed_bracket(tokens: list[Token]) -> Token | None:

@@ -43,7 +43,7 @@ from kiln.hcl.model import (
     Variable,
 )
 from kiln.hcl.syntax import Source as SyntaxSource
-from kiln.hcl.syntax import parse_expression, parse_file
+from kiln.hcl.syntax import Tree, parse_expression, parse_file
 from kiln.hcl.values import UNKNOWN, HclSet, format_number, is_number
 
 HCL_SUFFIX = ".pkr.hcl"
@@ -1295,8 +1295,6 @@ def _tuple_items(expr: Expression) -> list[Expression] | None:
         node = node.children()[0]
     if node.kind != "tuple":
         return None
-    from lark import Tree
-
     return [NativeExpression(c) for c in node.children() if isinstance(c.tree, Tree)]
 
 

@@ -1,7 +1,11 @@
-"""The syntax layer: python-hcl2's Lark parse tree, wrapped with source positions.
+"""The syntax layer: python-hcl2's grammar, its parse tree held in kiln's own types.
 
-kiln does not have a parser of its own for native HCL: python-hcl2's grammar produces
-the tree, and this module adds what the evaluator needs on top of it:
+kiln does not have a parser of its own for native HCL: python-hcl2's Lark grammar
+produces the tree, which is converted once into this module's small :class:`Tree`,
+:class:`Token` and :class:`Meta` (what kiln reads of Lark's: rule names, children,
+token types and source positions). Only those types are cached and read back, so a
+template whose parse is cached never imports Lark (nor ``regex``, which Lark imports).
+On top of the tree this module adds what the evaluator needs:
 
 - parse errors become diagnostics with file, line and column;
 - ``${~`` / ``~}`` strip markers, which the grammar lacks on interpolations, are blanked
@@ -19,12 +23,11 @@ import hashlib
 import os
 import pickle
 import re
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-from lark import Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Pos, Range, error
 
@@ -60,6 +63,168 @@ def _parser() -> Any:
     return parser()
 
 
+# ---------------------------------------------------------------------------
+# The parse tree: kiln's copy of what it reads of Lark's Tree and Token
+# ---------------------------------------------------------------------------
+# Plain classes with __slots__ (not dataclasses, which cost time to create at import),
+# pickled as constructor calls: a cached tree loads in a fraction of a millisecond.
+
+
+class Meta(tuple[int, int, int, int, int, int]):
+    """Where a tree or token lies in the parsed text, as Lark's parser recorded it:
+    1-based ``line``/``column`` of its first character and ``end_line``/``end_column``
+    just past its last one, and the character offsets ``start_pos``/``end_pos``."""
+
+    __slots__ = ()
+
+    @property
+    def line(self) -> int:
+        return self[0]
+
+    @property
+    def column(self) -> int:
+        return self[1]
+
+    @property
+    def end_line(self) -> int:
+        return self[2]
+
+    @property
+    def end_column(self) -> int:
+        return self[3]
+
+    @property
+    def start_pos(self) -> int:
+        return self[4]
+
+    @property
+    def end_pos(self) -> int:
+        return self[5]
+
+
+class Token(str):
+    """A terminal: its text, its grammar ``type`` (``NAME``, ``EQ``...) and ``meta``."""
+
+    __slots__ = ("meta", "type")
+    type: str
+    meta: Meta
+
+    def __new__(cls, type_: str, value: str, meta: Meta) -> Token:
+        self = str.__new__(cls, value)
+        self.type = type_
+        self.meta = meta
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Token, (self.type, str(self), self.meta))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Token) and self.type != other.type:
+            return False
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+    def __repr__(self) -> str:
+        return f"Token({self.type!r}, {str(self)!r})"
+
+
+class Tree:
+    """A rule's node: its name (``data``), ``children`` and ``meta`` (None when the
+    rule matched no characters)."""
+
+    __slots__ = ("children", "data", "meta")
+
+    def __init__(self, data: str, children: list[Tree | Token], meta: Meta | None) -> None:
+        self.data = data
+        self.children = children
+        self.meta = meta
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Tree, (self.data, self.children, self.meta))
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Tree) and self.data == other.data and self.children == other.children
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.data, tuple(self.children)))
+
+    def __repr__(self) -> str:
+        return f"Tree({self.data!r}, {self.children!r})"
+
+    def tokens(self) -> Iterator[Token]:
+        """Every token under this node, in source order."""
+        for child in self.children:
+            if isinstance(child, Tree):
+                yield from child.tokens()
+            else:
+                yield child
+
+    def find_data(self, data: str) -> Iterator[Tree]:
+        """The subtrees (this one included) named ``data``, in the order of Lark's
+        ``Tree.find_data``: a subtree's children before the subtree itself."""
+        queue = [self]
+        for tree in queue:
+            queue += [c for c in reversed(tree.children) if isinstance(c, Tree)]
+        return (t for t in reversed(queue) if t.data == data)
+
+
+def _convert(root: Any) -> Tree:
+    """kiln's tree for python-hcl2's Lark tree ``root`` (without recursion: expressions
+    may nest deeper than Python's stack)."""
+    from lark import Token as LarkToken
+
+    intern = sys.intern
+
+    def token(tok: Any) -> Token:
+        line, column = tok.line or 1, tok.column or 1
+        start = tok.start_pos or 0
+        meta = Meta(
+            (
+                line,
+                column,
+                tok.end_line or line,
+                tok.end_column or (column + len(tok)),
+                start,
+                tok.end_pos if tok.end_pos is not None else start + len(tok),
+            )
+        )
+        return Token(intern(tok.type), str(tok), meta)
+
+    def tree(node: Any) -> Tree:
+        m = node.meta
+        meta = (
+            None
+            if m.empty
+            else Meta((m.line, m.column, m.end_line, m.end_column, m.start_pos, m.end_pos))
+        )
+        return Tree(intern(str(node.data)), [], meta)
+
+    out = tree(root)
+    todo = [(root, out)]
+    while todo:
+        node, copy = todo.pop()
+        children = copy.children
+        for child in node.children:
+            if isinstance(child, LarkToken):
+                children.append(token(child))
+            else:
+                sub = tree(child)
+                children.append(sub)
+                todo.append((child, sub))
+    return out
+
+
+def parse_tree(text: str) -> Tree:
+    """Parse ``text`` with python-hcl2's grammar (no cache) into kiln's tree.
+
+    Lark's exceptions (``lark.exceptions.UnexpectedInput``) are left to the caller.
+    """
+    return _convert(_parser().parse(text + "\n"))
+
+
 @dataclass(frozen=True)
 class Source:
     """One source text: its file name and the original characters."""
@@ -90,7 +255,7 @@ class Node:
     def kind(self) -> str:
         if isinstance(self.tree, Token):
             return self.tree.type
-        return str(self.tree.data)
+        return self.tree.data
 
     @property
     def range(self) -> Range:
@@ -113,26 +278,17 @@ def _is_layout(child: Any) -> bool:
 
 def span(tree: Tree | Token) -> tuple[int, int]:
     """Start and end character offsets of a tree or token in the parsed text."""
-    if isinstance(tree, Token):
-        start = tree.start_pos or 0
-        end = tree.end_pos if tree.end_pos is not None else start + len(tree)
-        return start, end
     meta = tree.meta
-    if getattr(meta, "empty", True):
+    if meta is None:
         return 0, 0
-    return meta.start_pos, meta.end_pos
+    return meta[4], meta[5]
 
 
 def node_range(tree: Tree | Token, src: Source) -> Range:
-    if isinstance(tree, Token):
-        line, col = tree.line or 1, tree.column or 1
-        end_line = tree.end_line or line
-        end_col = tree.end_column or (col + len(tree))
-    else:
-        meta = tree.meta
-        if getattr(meta, "empty", True):
-            return Range(src.filename, src.pos(1, 1), src.pos(1, 1))
-        line, col, end_line, end_col = meta.line, meta.column, meta.end_line, meta.end_column
+    meta = tree.meta
+    if meta is None:
+        return Range(src.filename, src.pos(1, 1), src.pos(1, 1))
+    line, col, end_line, end_col = meta[0], meta[1], meta[2], meta[3]
     return Range(src.filename, src.pos(line, col), src.pos(end_line, end_col))
 
 
@@ -158,6 +314,7 @@ def parse_expression(text: str, src: Source) -> Node:
     inner = Source(src.filename, prefix + text, src.line0, src.col0, len(prefix))
     start = _parse(body, inner, cache=len(body) >= 256)
     body_node = start.children[0]
+    assert isinstance(body_node, Tree)  # the grammar's start rule holds one body
     attrs = [c for c in body_node.children if isinstance(c, Tree) and c.data == "attribute"]
     if len(attrs) != 1 or len(body_node.children) > 2 + len(attrs):
         raise DiagnosticError(
@@ -176,9 +333,7 @@ def parse_expression(text: str, src: Source) -> Node:
 
 def _parse(text: str, src: Source, cache: bool) -> Tree:
     try:
-        return _parse_cached(text) if cache else _parser().parse(text + "\n")
-    except UnexpectedInput as exc:
-        raise DiagnosticError([_syntax_diagnostic(exc, src)]) from None
+        return _parse_cached(text) if cache else parse_tree(text)
     except RecursionError:
         raise DiagnosticError(
             [
@@ -189,9 +344,19 @@ def _parse(text: str, src: Source, cache: bool) -> Tree:
                 )
             ]
         ) from None
+    except Exception as exc:
+        # A syntax error comes from a parser that was built, so Lark is imported already.
+        from lark.exceptions import UnexpectedInput
+
+        if not isinstance(exc, UnexpectedInput):
+            raise
+        raise DiagnosticError([_syntax_diagnostic(exc, src)]) from None
 
 
-def _syntax_diagnostic(exc: UnexpectedInput, src: Source) -> Diagnostic:
+def _syntax_diagnostic(exc: Any, src: Source) -> Diagnostic:
+    """The diagnostic for Lark's ``UnexpectedInput`` ``exc``."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     line = getattr(exc, "line", 1) or 1
     column = getattr(exc, "column", 1) or 1
     if isinstance(line, int) and line < 1:
@@ -240,13 +405,15 @@ def _parse_cached(text: str) -> Tree:
     """Parse with python-hcl2's grammar, reusing the tree of an earlier identical text.
 
     Building the Lark parser costs about 0.1 s per process, more than parsing a template,
-    so whole-file trees are kept (pickled) in the user's cache folder, keyed by the text
-    and the versions of kiln and python-hcl2, the way Python keeps bytecode; every file,
-    however small, since the parser is the cost. Short expressions are parsed directly.
-    ``KILN_PARSE_CACHE=0`` turns the cache off.
+    and importing Lark alone about 15 ms, so whole-file trees are kept in the user's
+    cache folder as pickles of kiln's own :class:`Tree`/:class:`Token`/:class:`Meta`
+    (never Lark's objects, whose unpickling imports Lark), keyed by the text, the tree
+    format and the versions of kiln, python-hcl2 and Lark, the way Python keeps
+    bytecode; every file, however small, since the parser is the cost. Short
+    expressions are parsed directly. ``KILN_PARSE_CACHE=0`` turns the cache off.
     """
     if os.environ.get("KILN_PARSE_CACHE") == "0":
-        return _parser().parse(text + "\n")
+        return parse_tree(text)
     key = hashlib.sha256(f"{_cache_salt()}\0{text}".encode()).hexdigest()
     path = os.path.join(_cache_dir(), key[:2], key + ".pickle")
     try:
@@ -256,7 +423,7 @@ def _parse_cached(text: str) -> Tree:
             return tree
     except Exception:  # a missing, stale or damaged entry is only a cache miss
         pass
-    tree = _parser().parse(text + "\n")
+    tree = parse_tree(text)
     _store(path, tree)
     return tree
 
@@ -277,9 +444,15 @@ def _store(path: str, tree: Tree) -> None:
             os.unlink(tmp)
 
 
+# What a cache entry holds; a new value makes every older entry a miss (entries of
+# format 1, Lark's own trees, are never opened, so that reading them cannot import Lark).
+_TREE_FORMAT = "kiln-tree-2"
+
+
 @functools.cache
 def _cache_salt() -> str:
-    """What a cached tree depends on: kiln's version, the grammar file and Lark's code.
+    """What a cached tree depends on: the tree format (:data:`_TREE_FORMAT`), kiln's
+    version, the grammar file and Lark's code.
 
     Found without importing python-hcl2 or Lark, which is the cost the cache avoids.
     """
@@ -287,7 +460,7 @@ def _cache_salt() -> str:
 
     from kiln import __version__
 
-    parts = [__version__]
+    parts = [_TREE_FORMAT, __version__]
     for module, name in (("hcl2", "hcl2.lark"), ("lark", "lark.py")):
         spec = find_spec(module)
         origin = spec.origin if spec is not None and spec.origin else ""
