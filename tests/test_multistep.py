@@ -54,6 +54,23 @@ def test_an_unexpected_exception_becomes_a_build_error_keeping_its_cause() -> No
     assert isinstance(info.value.__cause__, KeyError)
 
 
+def test_failing_steps_and_cleanups_are_logged_with_their_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """For PACKER_LOG: the log has what the message to the user leaves out."""
+
+    class BadCleanup(Record):
+        def cleanup(self, state: StateBag) -> None:
+            raise RuntimeError("cannot remove")
+
+    caplog.set_level("DEBUG", logger="kiln.multistep")
+    steps = [BadCleanup("a", []), Record("b", [], KeyError("k"))]
+    with pytest.raises(BuildError):
+        run_steps(Context(), steps, StateBag(), MockUi())
+    assert [r.getMessage() for r in caplog.records] == ["step b failed", "cleanup of a failed"]
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [KeyError, RuntimeError]
+
+
 def test_a_halting_step_with_an_error_in_the_state_fails_the_run() -> None:
     def halt(state: StateBag) -> Action:
         state["error"] = BuildError("halted")

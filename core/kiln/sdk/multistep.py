@@ -11,15 +11,12 @@ the ``error-cleanup-provisioner``). With ``-debug`` the runner pauses after each
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Sequence
 from enum import Enum
 from typing import Any, ClassVar
 
 from kiln.sdk.context import BuildError, Cancelled, Context
 from kiln.sdk.ui import Ui
-
-log = logging.getLogger("kiln.multistep")
 
 
 class Action(Enum):
@@ -92,7 +89,7 @@ def run_steps(ctx: Context, steps: Sequence[Step], state: StateBag, ui: Ui) -> N
             try:
                 step.cleanup(state)
             except Exception as exc:  # one failed cleanup must not stop the others
-                log.debug("cleanup of %s failed", step.name, exc_info=True)
+                _log_failure("cleanup of %s failed", step.name)
                 ui.error(f"Error cleaning up ({step.name}): {exc}")
     if "error" in state:
         raise state["error"]
@@ -110,9 +107,17 @@ def _run_one(ctx: Context, step: Step, state: StateBag) -> Action:
         if ctx.cancelled:
             state["cancelled"] = True
         else:
-            log.debug("step %s failed", step.name, exc_info=True)
+            _log_failure("step %s failed", step.name)
             state["error"] = exc if isinstance(exc, BuildError) else _wrap(exc)
         return Action.HALT
+
+
+def _log_failure(message: str, name: str) -> None:
+    """Log the exception being handled, for ``PACKER_LOG``; logging is imported only
+    here, so that commands that run no step (validate) do not import it."""
+    import logging
+
+    logging.getLogger("kiln.multistep").debug(message, name, exc_info=True)
 
 
 def _wrap(exc: Exception) -> Exception:

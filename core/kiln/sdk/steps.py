@@ -13,7 +13,6 @@ import contextlib
 import importlib
 import sys
 import threading
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -56,6 +55,8 @@ class StepTemporaryKeyPair(Step):
             return Action.CONTINUE
         kind = config.ssh_temporary_key_pair_type
         state["ui"].say(f"Creating a temporary {kind} SSH key pair...")
+        import uuid  # here: uuid imports platform, which validate does not need
+
         name = f"kiln_{uuid.uuid4()}"
         pair = generate_key_pair(kind, config.temporary_key_bits(), comment=name)
         register_secret(pair.private_key)

@@ -7,7 +7,6 @@ import io
 import os
 import posixpath
 import shlex
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,6 +177,8 @@ class AnsibleLocal(Provisioner):
             _require(config, name, folder=False)
         for name in FOLDER_OPTIONS:
             _require(config, name, folder=True)
+        import uuid  # here: uuid imports platform, and every command loads this module
+
         staging = config.staging_directory or f"{DEFAULT_STAGING_PARENT}/{uuid.uuid4()}"
         self.staging = staging.rstrip("/") or "/"
         self.roles_path = config.galaxy_roles_path or f"{self.staging}/galaxy_roles"
