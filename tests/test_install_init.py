@@ -584,3 +584,39 @@ def test_downloads_show_a_progress_bar_on_a_terminal_only(env: Env) -> None:
     os.close(main)
     assert proc.wait(timeout=60) == 0, seen.decode(errors="replace")
     assert f"  {wheel}".encode() in seen  # the bar's label, drawn on the terminal
+
+
+def test_installed_folders_are_ordered_by_source_then_version_then_path(tmp_path: Path) -> None:
+    """Versions compare as versions (1.10 after 1.9); a source installed at one version
+    only is ordered without importing packaging, which costs every command 1.5 ms."""
+    import json
+    import subprocess
+    import sys
+
+    def install(source: str, version: str, suffix: str) -> None:
+        folder = tmp_path / source / f"{version}-{suffix}"
+        folder.mkdir(parents=True)
+        marker = {"source": source, "version": version, "distribution": "d"}
+        (folder / "kiln-plugin.json").write_text(json.dumps(marker))
+
+    install("example.com/a/x", "1.10.0", "aa")
+    install("example.com/a/x", "1.9.0", "bb")
+    install("example.com/a/y", "2.0.0", "dd")
+    install("example.com/a/y", "2.0.0", "cc")
+    found = [(f.source, f.version, f.path.name) for f in installed_folders(tmp_path)]
+    assert found == [
+        ("example.com/a/x", "1.9.0", "1.9.0-bb"),
+        ("example.com/a/x", "1.10.0", "1.10.0-aa"),
+        ("example.com/a/y", "2.0.0", "2.0.0-cc"),
+        ("example.com/a/y", "2.0.0", "2.0.0-dd"),
+    ]
+    code = (
+        "import sys; from pathlib import Path; from kiln.install.lockfile import installed_folders"
+        f"\ninstalled_folders(Path({str(tmp_path)!r}))"
+        "\nprint('packaging.version' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["True"]  # x has two versions
+    (tmp_path / "example.com" / "a" / "x" / "1.9.0-bb" / "kiln-plugin.json").unlink()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["False"]

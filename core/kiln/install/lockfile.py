@@ -270,7 +270,16 @@ def installed_folders(home: Path) -> list[InstalledFolder]:
             )
         except (OSError, ValueError, KeyError, TypeError):
             continue
-    return sorted(found, key=lambda f: (f.source, _version_key(f.version), str(f.path)))
+    # by source, version and path; packaging is imported only to order two versions
+    versions: dict[str, set[str]] = {}
+    for f in found:
+        versions.setdefault(f.source, set()).add(f.version)
+
+    def key(f: InstalledFolder) -> tuple[str, Any, str]:
+        version = _version_key(f.version) if len(versions[f.source]) > 1 else 0
+        return (f.source, version, str(f.path))
+
+    return sorted(found, key=key)
 
 
 def _version_key(text: str) -> Any:
