@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from importlib import metadata
 from typing import Any
 
 import kiln_plugin_manifest
@@ -178,6 +177,8 @@ def _size(path: str) -> int:
 
 
 def _installed(distribution: str) -> str:
+    from importlib import metadata  # only when kiln's version is not given: rare
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
