@@ -109,7 +109,7 @@ def test_name_and_version_come_from_the_metadata_header_alone(tmp_path: Path) ->
     parser); a "Name:" in the description, after the header, is not the name."""
     import importlib.metadata as metadata
 
-    from kiln.plugins.manager import distribution_fields
+    from kiln.plugins.discovery import distribution_fields
 
     info = tmp_path / "Acme_Say-2.0.dist-info"
     info.mkdir()

@@ -36,6 +36,7 @@ from typing import Any
 
 from kiln.hcl.body import BlockSpec, Content, Schema
 from kiln.hcl.diagnostics import Diagnostic, DiagnosticError, Range, error, read_source
+from kiln.plugins.discovery import canonical_name, entry_points
 
 LOCK_NAME = ".kiln.lock.hcl"
 MARKER = "kiln-plugin.json"  # written last into an installed folder: the install is whole
@@ -363,15 +364,23 @@ def plugin_folders(
 
 
 def environment_version(distribution: str) -> str | None:
-    """The version of ``distribution`` installed alongside kiln, if any."""
-    import importlib.metadata as metadata
+    """The version of the kiln plugin ``distribution`` installed alongside kiln, if any
+    (an editable install while developing it, say).
 
-    from kiln.plugins.manager import distribution_fields
+    A kiln plugin distribution is one with ``kiln`` entry points, so the answer comes
+    from the discovery that loads them (remembered between commands): one without them
+    is not a plugin, and is not installed as far as kiln is concerned.
+    """
+    return environment_versions().get(canonical_name(distribution))
 
-    try:
-        return distribution_fields(metadata.distribution(distribution))[1] or None
-    except metadata.PackageNotFoundError:
-        return None
+
+def environment_versions() -> dict[str, str | None]:
+    """:func:`environment_version` of every kiln plugin installed alongside kiln, by
+    canonical name (the first of a name on ``sys.path``, which is the one loaded)."""
+    versions: dict[str, str | None] = {}
+    for ep in entry_points():
+        versions.setdefault(canonical_name(ep.distribution), ep.version or None)
+    return versions
 
 
 def load_folders(template: Any) -> tuple[list[Path], list[Diagnostic]]:
@@ -383,5 +392,12 @@ def load_folders(template: Any) -> tuple[list[Path], list[Diagnostic]]:
     if any(d.is_error for d in diags):
         return [], diags
     requirements = template_requirements(template) if template is not None else []
-    folders, problems = plugin_folders(requirements, lock, plugin_home(), environment_version)
+    found: list[dict[str, str | None]] = []
+
+    def environment(distribution: str) -> str | None:
+        if not found:  # the environment is looked at once, and only when asked about
+            found.append(environment_versions())
+        return found[0].get(canonical_name(distribution))
+
+    folders, problems = plugin_folders(requirements, lock, plugin_home(), environment)
     return folders, diags + problems

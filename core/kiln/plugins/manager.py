@@ -10,7 +10,6 @@ Core code reads components through the typed accessors, never ``pm.hook.*``.
 
 from __future__ import annotations
 
-import importlib.metadata as metadata
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 import pluggy
 
 from kiln import __version__
-from kiln.plugins import hookspec
+from kiln.plugins import discovery, hookspec
 from kiln.plugins.types import (
     BuilderSpec,
     ComponentSpec,
@@ -31,7 +30,7 @@ from kiln.plugins.types import (
     ReaperSpec,
 )
 
-ENTRY_POINT_GROUP = "kiln"
+ENTRY_POINT_GROUP = discovery.GROUP
 BUILTIN = "kiln"
 
 S = TypeVar("S", bound=ComponentSpec | ReaperSpec)
@@ -92,17 +91,19 @@ class PluginManager(pluggy.PluginManager):
         """Load the ``kiln`` entry points of the distributions in ``paths`` and on
         ``sys.path``; a folder in ``paths`` wins over the environment for a name.
 
-        Only the distributions that have such entry points get their metadata read:
-        start-up stays fast however many packages are installed.
+        Only the distributions that have such entry points get their metadata read,
+        and what was found is remembered until the installed distributions change
+        (:mod:`kiln.plugins.discovery`): start-up stays fast however many packages are
+        installed.
         """
         disabled = _disabled()
         self.paths = [*paths, *self.paths]
         for folder in reversed(paths):
             if folder not in sys.path:
                 sys.path.insert(0, folder)
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            name, version = distribution_fields(ep.dist) if ep.dist is not None else ("", "")
-            provider = Provider(name or ep.module, version or "?")
+        for ep in discovery.entry_points():
+            name = ep.distribution
+            provider = Provider(name or ep.module, ep.version or "?")
             if _normalize(name) in disabled or _normalize(ep.name) in disabled:
                 continue
             try:
@@ -179,24 +180,6 @@ class PluginManager(pluggy.PluginManager):
                 self._provider_of[spec] = provider
         self._cache[hook_name] = found
         return found
-
-
-def distribution_fields(dist: metadata.Distribution) -> tuple[str, str]:
-    """The name and version in a distribution's metadata ("" for a missing one).
-
-    Read from the file's header lines, where the core metadata specification puts both,
-    each on one line: ``Distribution.metadata`` would import and run the email parser,
-    some 5 ms of every command, for two fields.
-    """
-    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
-    fields = {"Name": "", "Version": ""}
-    for line in text.splitlines():
-        if not line:  # the header ends at the first empty line
-            break
-        key, colon, value = line.partition(":")
-        if colon and fields.get(key) == "":
-            fields[key] = value.strip()
-    return fields["Name"], fields["Version"]
 
 
 def _as_list(result: Any) -> list[Any]:
