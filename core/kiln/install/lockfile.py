@@ -363,20 +363,15 @@ def plugin_folders(
     return folders, diags
 
 
-def environment_version(distribution: str) -> str | None:
-    """The version of the kiln plugin ``distribution`` installed alongside kiln, if any
-    (an editable install while developing it, say).
+def environment_versions() -> dict[str, str | None]:
+    """The version of every kiln plugin distribution installed alongside kiln (an
+    editable install while developing it, say), by canonical name (the first of a name
+    on ``sys.path``, which is the one loaded).
 
     A kiln plugin distribution is one with ``kiln`` entry points, so the answer comes
     from the discovery that loads them (remembered between commands): one without them
     is not a plugin, and is not installed as far as kiln is concerned.
     """
-    return environment_versions().get(canonical_name(distribution))
-
-
-def environment_versions() -> dict[str, str | None]:
-    """:func:`environment_version` of every kiln plugin installed alongside kiln, by
-    canonical name (the first of a name on ``sys.path``, which is the one loaded)."""
     versions: dict[str, str | None] = {}
     for ep in entry_points():
         versions.setdefault(canonical_name(ep.distribution), ep.version or None)

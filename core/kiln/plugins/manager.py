@@ -102,9 +102,9 @@ class PluginManager(pluggy.PluginManager):
             if folder not in sys.path:
                 sys.path.insert(0, folder)
         for ep in discovery.entry_points():
-            name = ep.distribution
-            provider = Provider(name or ep.module, ep.version or "?")
-            if _normalize(name) in disabled or _normalize(ep.name) in disabled:
+            name = discovery.canonical_name(ep.distribution)
+            provider = Provider(ep.distribution or ep.module, ep.version or "?")
+            if name in disabled or discovery.canonical_name(ep.name) in disabled:
                 continue
             try:
                 module = ep.load()
@@ -117,7 +117,7 @@ class PluginManager(pluggy.PluginManager):
                     f"KILN_DISABLED_PLUGINS={provider.distribution}."
                 )
                 continue
-            self.add_plugin(module, f"{_normalize(name)}:{ep.name}", provider)
+            self.add_plugin(module, f"{name}:{ep.name}", provider)
 
     # -- typed accessors ------------------------------------------------------------
 
@@ -194,11 +194,7 @@ def _as_list(result: Any) -> list[Any]:
 
 def _disabled() -> set[str]:
     raw = os.environ.get("KILN_DISABLED_PLUGINS", "")
-    return {_normalize(n) for n in raw.replace(",", " ").split() if n}
-
-
-def _normalize(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
+    return {discovery.canonical_name(n) for n in raw.replace(",", " ").split() if n}
 
 
 def make_manager(paths: Sequence[str] = (), modules: Iterable[ModuleType] = ()) -> PluginManager:
