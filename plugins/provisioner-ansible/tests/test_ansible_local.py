@@ -13,6 +13,7 @@ from ansible_helpers import build, built, docker_source, template, write
 from tests.conftest import run_kiln
 from tests.dockerd import DockerEngine
 
+from kiln.sdk import DISCONNECTED, BuildError
 from kiln.testing import MockCommunicator, MockUi, configure
 from kiln_plugin_ansible.ansible_local import AnsibleLocal
 
@@ -145,6 +146,42 @@ def test_a_playbook_file_deep_in_playbook_dir_is_uploaded_where_it_runs(folder: 
     assert " ansible-playbook /srv/ansible/site.yml " in run
     assert "/srv/ansible/site.yml" in comm.files  # as Packer does, beside the folder's copy
     assert "/srv/ansible/plays/site.yml" in comm.files
+
+
+@pytest.mark.parametrize(
+    ("failing", "status", "message"),
+    [
+        (
+            "*ansible-galaxy install*",
+            DISCONNECTED,
+            "Ansible Galaxy: the connection to the machine dropped",
+        ),
+        (
+            "*ansible-galaxy install*",
+            127,
+            "Ansible Galaxy: ansible-galaxy was not found on the machine",
+        ),
+        ("*ansible-galaxy install*", 3, "Ansible Galaxy: Non-zero exit status: 3"),
+        ("*ansible-playbook*", DISCONNECTED, "Ansible: the connection to the machine dropped"),
+        ("*ansible-playbook*", 127, "Ansible: ansible-playbook not found on the target"),
+        ("*ansible-playbook*", 2, "Ansible: Non-zero exit status: 2"),
+    ],
+)
+def test_galaxy_and_the_playbook_fail_with_the_same_reasons(
+    folder: Path, failing: str, status: int, message: str
+) -> None:
+    write(
+        folder,
+        **{"site.yml": "- hosts: all\n  tasks: []\n", "requirements.yml": "roles: []\n"},
+    )
+    local = configure(
+        AnsibleLocal,
+        playbook_file=str(folder / "site.yml"),
+        galaxy_file=str(folder / "requirements.yml"),
+    )
+    comm = MockCommunicator().reply(failing, exit_status=status)
+    with pytest.raises(BuildError, match=f"^Error executing {message}"):
+        local.provision(MockUi(), comm, {})
 
 
 def test_a_sensitive_extra_variable_stays_off_the_command_line_and_the_output(

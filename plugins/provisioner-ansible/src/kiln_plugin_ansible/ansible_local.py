@@ -372,15 +372,12 @@ class AnsibleLocal(Provisioner):
         for job in jobs:
             command = f"cd {shlex.quote(self.staging)} && {config.galaxy_command} {job}"
             ui.message(f"Executing Ansible Galaxy: {command}")
-            status = run_with_ui(comm, ui, command, self.ctx)
-            if status == NOT_FOUND:
-                raise BuildError(
-                    f"Error executing Ansible Galaxy: {config.galaxy_command} was not found on "
-                    "the machine (exit status 127): install Ansible in the image, or set "
-                    "galaxy_command to its path there."
-                )
-            if status != 0:
-                raise BuildError(f"Error executing Ansible Galaxy: Non-zero exit status: {status}")
+            _check(
+                run_with_ui(comm, ui, command, self.ctx),
+                "Ansible Galaxy",
+                f"{config.galaxy_command} was not found on the machine (exit status 127): "
+                "install Ansible in the image, or set galaxy_command to its path there.",
+            )
 
     def _run_playbook(
         self, ui: Ui, comm: Communicator, playbook: str, extra: str, inventory: str
@@ -390,18 +387,13 @@ class AnsibleLocal(Provisioner):
             f"{self.config.command} {shlex.quote(playbook)} {extra} -c local -i {inventory}"
         )
         ui.message(f"Executing Ansible: {command}")
-        status = run_with_ui(comm, ui, command, self.ctx)
-        if status == NOT_FOUND:
-            raise BuildError(
-                f"Error executing Ansible: {self.config.command} not found on the target "
-                "(exit status 127). ansible-local runs Ansible inside the machine: install "
-                "it in the image first (a shell provisioner before this one), or set "
-                "command to where it is."
-            )
-        if status == DISCONNECTED:
-            raise BuildError("Error executing Ansible: the connection to the machine dropped.")
-        if status != 0:
-            raise BuildError(f"Error executing Ansible: Non-zero exit status: {status}")
+        _check(
+            run_with_ui(comm, ui, command, self.ctx),
+            "Ansible",
+            f"{self.config.command} not found on the target (exit status 127). ansible-local "
+            "runs Ansible inside the machine: install it in the image first (a shell "
+            "provisioner before this one), or set command to where it is.",
+        )
 
     def _clean(self, ui: Ui, comm: Communicator, secrets: list[str]) -> None:
         """Remove the staging folder (or, when it stays, the private files); this runs
@@ -443,3 +435,14 @@ def _require(config: AnsibleLocalConfig, name: str, *, folder: bool) -> None:
             raise ConfigError(f"{name}: {path} must point to a folder.", option=name)
         if not folder and os.path.isdir(path):
             raise ConfigError(f"{name}: {path} must point to a file.", option=name)
+
+
+def _check(status: int, what: str, not_found: str) -> None:
+    """Fail a build whose command on the machine (Ansible, or galaxy) ended with
+    ``status``: ``not_found`` says what to do when the program is not there."""
+    if status == NOT_FOUND:
+        raise BuildError(f"Error executing {what}: {not_found}")
+    if status == DISCONNECTED:
+        raise BuildError(f"Error executing {what}: the connection to the machine dropped.")
+    if status != 0:
+        raise BuildError(f"Error executing {what}: Non-zero exit status: {status}")
