@@ -18,7 +18,7 @@ import pytest
 from ansible_helpers import PYTHON_VAR, write
 
 from kiln.communicator.local import LocalCommunicator
-from kiln.sdk import BuildError, Cancelled, Context
+from kiln.sdk import BuildError, Cancelled, ConfigError, Context
 from kiln.testing import MockUi, configure
 from kiln_plugin_ansible.inventory import inventory_text
 from kiln_plugin_ansible.provisioner import Ansible
@@ -186,6 +186,12 @@ def test_a_missing_command_is_an_error_on_the_option(folder: Path) -> None:
             Ansible, playbook_file=str(folder / "play.yml"), command="no-such-ansible-playbook"
         )
     assert getattr(caught.value, "option", None) == "command"
+
+
+def test_a_folder_given_as_a_playbook_is_said_to_be_one(folder: Path) -> None:
+    with pytest.raises(ConfigError, match="must point to a file") as caught:
+        configure(Ansible, playbook_files=[str(folder)])
+    assert caught.value.option == "playbook_files"
 
 
 def test_ansible_sees_no_host_key_check_and_the_piped_transfer(folder: Path, scratch: Path) -> None:

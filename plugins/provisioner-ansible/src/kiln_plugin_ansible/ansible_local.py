@@ -16,7 +16,6 @@ from kiln.sdk import (
     Communicator,
     CommunicatorError,
     Config,
-    ConfigError,
     Context,
     Provisioner,
     TempFolder,
@@ -26,7 +25,7 @@ from kiln.sdk import (
     require_communicator,
     run_with_ui,
 )
-from kiln_plugin_ansible.config import playbooks_of
+from kiln_plugin_ansible.config import check_paths, playbooks_of
 
 DEFAULT_STAGING_PARENT = "/tmp/packer-provisioner-ansible-local"
 #: the status a shell gives a command it cannot find
@@ -174,9 +173,9 @@ class AnsibleLocal(Provisioner):
         assert isinstance(config, AnsibleLocalConfig)
         playbooks_of(config.playbook_file, config.playbook_files)
         for name in FILE_OPTIONS:
-            _require(config, name, folder=False)
+            check_paths(config, name, folder=False)
         for name in FOLDER_OPTIONS:
-            _require(config, name, folder=True)
+            check_paths(config, name, folder=True)
         import uuid  # here: uuid imports platform, and every command loads this module
 
         staging = config.staging_directory or f"{DEFAULT_STAGING_PARENT}/{uuid.uuid4()}"
@@ -420,21 +419,6 @@ class AnsibleLocal(Provisioner):
 
 def _words(items: list[str]) -> str:
     return " ".join(shlex.quote(item) for item in items)
-
-
-def _require(config: AnsibleLocalConfig, name: str, *, folder: bool) -> None:
-    """Packer's check that option ``name``'s paths (one or a list) exist on this host,
-    as files or as folders."""
-    value = getattr(config, name)
-    for path in [value] if isinstance(value, str) else value:
-        if not path:
-            continue
-        if not os.path.exists(path):
-            raise ConfigError(f"{name}: {path} is invalid: no such file or folder.", option=name)
-        if folder and not os.path.isdir(path):
-            raise ConfigError(f"{name}: {path} must point to a folder.", option=name)
-        if not folder and os.path.isdir(path):
-            raise ConfigError(f"{name}: {path} must point to a file.", option=name)
 
 
 def _check(status: int, what: str, not_found: str) -> None:

@@ -12,6 +12,15 @@ DEFAULT_SFTP_COMMAND = "/usr/lib/sftp-server -e"
 INVENTORY_LINE = (
     "{{ .HostAlias }} ansible_host={{ .Host }} ansible_user={{ .User }} ansible_port={{ .Port }}\n"
 )
+#: options naming files on this host, which must exist
+FILE_OPTIONS = (
+    "playbook_file",
+    "playbook_files",
+    "galaxy_file",
+    "ssh_host_key_file",
+    "ssh_authorized_key_file",
+    "inventory_file",
+)
 
 
 class AnsibleConfig(Config):
@@ -138,17 +147,9 @@ class AnsibleConfig(Config):
 def check_config(config: AnsibleConfig) -> list[str]:
     """Packer's checks of the options; the playbooks to run, in order."""
     playbooks = playbooks_of(config.playbook_file, config.playbook_files)
-    where = "playbook_file" if config.playbook_file else "playbook_files"
-    for path in playbooks:
-        _must_exist(path, where, "playbook_file")
-    for name in ("galaxy_file", "ssh_host_key_file", "ssh_authorized_key_file", "inventory_file"):
-        if value := getattr(config, name):
-            _must_exist(value, name, name)
-    if config.inventory_directory and not os.path.isdir(config.inventory_directory):
-        raise ConfigError(
-            f"inventory_directory: {config.inventory_directory} is not a folder.",
-            option="inventory_directory",
-        )
+    for name in FILE_OPTIONS:
+        check_paths(config, name, folder=False)
+    check_paths(config, "inventory_directory", folder=True)
     if not 0 <= config.local_port <= 65535:
         raise ConfigError(
             f"local_port: {config.local_port} is not a port number (1-65535).",
@@ -174,6 +175,16 @@ def playbooks_of(playbook_file: str, playbook_files: list[str]) -> list[str]:
     return [playbook_file] if playbook_file else list(playbook_files)
 
 
-def _must_exist(path: str, option_name: str, label: str) -> None:
-    if not os.path.isfile(path):
-        raise ConfigError(f"{label}: {path} is invalid: no such file.", option=option_name)
+def check_paths(config: Config, name: str, *, folder: bool) -> None:
+    """Packer's check that option ``name``'s paths (one or a list) exist on this host,
+    as files or as folders (both provisioners')."""
+    value = getattr(config, name)
+    for path in [value] if isinstance(value, str) else value:
+        if not path:
+            continue
+        if not os.path.exists(path):
+            raise ConfigError(f"{name}: {path} is invalid: no such file or folder.", option=name)
+        if folder and not os.path.isdir(path):
+            raise ConfigError(f"{name}: {path} must point to a folder.", option=name)
+        if not folder and os.path.isdir(path):
+            raise ConfigError(f"{name}: {path} must point to a file.", option=name)
