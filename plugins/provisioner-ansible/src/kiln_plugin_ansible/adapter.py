@@ -68,10 +68,10 @@ SFTP_FALLBACK = (
 def new_key(kind: str) -> tuple[paramiko.PKey, str]:
     """A fresh key of ``kind`` (ED25519, ECDSA (P-384) or RSA (3072 bits)) and its
     OpenSSH text."""
-    loaders = {"ED25519": paramiko.Ed25519Key, "ECDSA": paramiko.ECDSAKey}
+    loaders = {"ED25519": paramiko.Ed25519Key, "ECDSA": paramiko.ECDSAKey, "RSA": paramiko.RSAKey}
     bits = {"ECDSA": 384, "RSA": 3072}.get(kind, 0)
-    text = generate_key_pair(kind.lower() if kind in loaders else "rsa", bits).private_key
-    return loaders.get(kind, paramiko.RSAKey).from_private_key(io.StringIO(text)), text
+    text = generate_key_pair(kind.lower(), bits).private_key
+    return loaders[kind].from_private_key(io.StringIO(text)), text
 
 
 def authorized_blob(path: str) -> str:
