@@ -95,3 +95,12 @@ def test_a_cached_tree_is_kilns_own_and_keeps_every_position(cache: Path) -> Non
     heredoc = next(r for kind, _, r in parsed if kind == "HEREDOC_TEMPLATE")
     assert (heredoc.start.line, heredoc.end.line) == (1, 5)
     assert b"lark" not in entry.read_bytes()
+
+
+def test_kiln_cache_dir_moves_the_parse_cache_with_the_rest_of_kilns_cache(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KILN_CACHE_DIR", str(tmp_path / "elsewhere"))
+    syntax.parse_file(TEXT, "t.pkr.hcl")
+    assert entries(cache) == []
+    assert len(entries(tmp_path / "elsewhere" / "parse")) == 1

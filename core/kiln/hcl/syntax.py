@@ -397,8 +397,11 @@ def _end_position(src: Source) -> tuple[int, int]:
 
 
 def _cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "kiln", "parse")
+    """The parse trees' folder in kiln's cache (``$KILN_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/kiln``), with kiln's other derived data."""
+    from kiln.install.settings import cache_dir
+
+    return os.path.join(cache_dir(), "parse")
 
 
 def _parse_cached(text: str) -> Tree:

@@ -3,7 +3,8 @@
 Folders follow the XDG base-directory rules (through platformdirs):
 
 - plugin home: ``$KILN_PLUGIN_PATH``, else ``$XDG_DATA_HOME/kiln/plugins``;
-- download cache: ``$KILN_CACHE_DIR``, else ``$XDG_CACHE_HOME/kiln``;
+- cache (downloads, parse trees, entry points found, plugins' derived data):
+  ``$KILN_CACHE_DIR``, else ``$XDG_CACHE_HOME/kiln``;
 - config file: ``$KILN_CONFIG``, else ``$XDG_CONFIG_HOME/kiln/config.toml``;
 - state (the builds' cleanup journals): ``$KILN_STATE_DIR``, else
   ``$XDG_STATE_HOME/kiln``.
