@@ -116,18 +116,13 @@ def build_commands(template: Path) -> list[list[str]]:
 
 
 @contextmanager
-def environment(
-    values: Mapping[str, str], *, exactly: bool = False, drop: Sequence[str] = ()
-) -> Iterator[None]:
+def environment(values: Mapping[str, str], *, exactly: bool = False) -> Iterator[None]:
     """This process's environment with ``values`` in the block (only them, with
-    ``exactly``; without the variables ``drop`` names), restored after it. For code run
-    in this process, and for ``run_checked``, which puts a command's ``env`` on top of
-    this process's environment."""
+    ``exactly``), restored after it. For code run in this process, and for
+    ``run_checked``, which puts a command's ``env`` on top of this process's environment."""
     saved = dict(os.environ)
     if exactly:
         os.environ.clear()
-    for name in drop:
-        os.environ.pop(name, None)
     os.environ.update(values)
     try:
         yield

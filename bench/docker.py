@@ -228,8 +228,8 @@ def docker_upload(options: Options) -> list[Row]:
                 if proc.returncode != 0:
                     raise BenchError(f"`{' '.join(cp)}` exited {proc.returncode}: {proc.stderr}")
 
-            # the docker driver hands this environment to the CLI
-            with environment({"DOCKER_HOST": engine.host}, drop=["DOCKER_CONTEXT"]):
+            # the docker driver hands this environment (the engine's, no context) to the CLI
+            with environment(engine.env(), exactly=True):
                 kiln_time, cp_time = median_times([kiln, docker_cp], options, reset)
             reset()  # checks the last run too
             runs = 2 * (options.warmup + max(1, options.repetitions))
