@@ -2,8 +2,8 @@
 kiln's docker communicator uploading a file against ``docker cp``.
 
 Each benchmark starts a private engine (the tests' ``tests/dockerd.py``: dockerd needs
-root and docker.io) in a short folder under /tmp, makes the busybox image there once,
-and stops the engine when it ends, whether it measured or failed. Both tools talk to
+root and docker.io) in a temporary folder, makes the busybox image there once, and
+stops the engine when it ends, whether it measured or failed. Both tools talk to
 that engine through the same docker CLI (the first on ``PATH``).
 
 - ``docker-build``: one template, a docker source (``pull = false``, ``commit = true``)
@@ -93,12 +93,13 @@ def _engine(
     when the block ends."""
     if shutil.which("docker") is None:
         raise BenchError("the docker CLI is missing: run scripts/bootstrap test")
-    # a short folder: the engine's unix socket paths must fit in 108 bytes
-    root = Path(tempfile.mkdtemp(prefix="kiln-bench-dockerd-", dir="/tmp"))
     try:
         with (
             tempfile.TemporaryDirectory(prefix="kiln-bench-docker-") as tmp,
-            running_dockerd(root) as engine,
+            tempfile.TemporaryDirectory(
+                prefix="kiln-bench-dockerd-", ignore_cleanup_errors=True
+            ) as root,
+            running_dockerd(Path(root)) as engine,
         ):
             base = make_image(engine)
             yield engine, base, Path(tmp)
@@ -107,8 +108,6 @@ def _engine(
                 raise BenchError(f"containers left behind in the engine: {' '.join(left)}")
     except RuntimeError as exc:  # dockerd is missing, did not start, or no image
         raise BenchError(str(exc)) from None
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _docker(engine: DockerEngine, *args: str) -> str:

@@ -23,7 +23,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -129,19 +129,27 @@ def _dockerd_installed() -> bool:
 
 @contextmanager
 def running_dockerd(workdir: Path) -> Iterator[DockerEngine]:
-    """Run a private dockerd with everything under ``workdir`` until the block ends."""
+    """Run a private dockerd with everything under ``workdir`` until the block ends; where
+    the engine's unix socket paths would be too long (:func:`socket_path_fits`), under a
+    fresh short folder in /tmp instead, removed afterwards."""
     if not _dockerd_installed():
         raise RuntimeError("Docker (dockerd, docker) is not installed: run scripts/bootstrap test")
-    root = workdir.resolve()
-    try:
-        started = subprocess.run(
-            [str(DOCKER_ENGINE), "start", str(root)], capture_output=True, text=True, timeout=90
-        )
-        if started.returncode != 0:
-            raise RuntimeError(f"the Docker engine did not start: {started.stderr}")
-        yield DockerEngine(host=started.stdout.strip(), root=root)
-    finally:
-        subprocess.run([str(DOCKER_ENGINE), "stop", str(root)], timeout=90, check=False)
+    with ExitStack() as stack:
+        root = workdir.resolve()
+        if not socket_path_fits(root):
+            short = tempfile.TemporaryDirectory(
+                prefix="kiln-dockerd-", dir="/tmp", ignore_cleanup_errors=True
+            )
+            root = Path(stack.enter_context(short))
+        try:
+            started = subprocess.run(
+                [str(DOCKER_ENGINE), "start", str(root)], capture_output=True, text=True, timeout=90
+            )
+            if started.returncode != 0:
+                raise RuntimeError(f"the Docker engine did not start: {started.stderr}")
+            yield DockerEngine(host=started.stdout.strip(), root=root)
+        finally:
+            subprocess.run([str(DOCKER_ENGINE), "stop", str(root)], timeout=90, check=False)
 
 
 def _make_image(
@@ -232,17 +240,8 @@ def running_registry(workdir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
     """A private Docker engine for the whole test session."""
-    workdir = tmp_path_factory.mktemp("dockerd")
-    short: str | None = None
-    if not socket_path_fits(workdir):
-        short = tempfile.mkdtemp(prefix="kiln-dockerd-", dir="/tmp")
-        workdir = Path(short)
-    try:
-        with running_dockerd(workdir) as engine:
-            yield engine
-    finally:
-        if short is not None:
-            shutil.rmtree(short, ignore_errors=True)
+    with running_dockerd(tmp_path_factory.mktemp("dockerd")) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,8 @@ The faults come from a ``docker`` that fails or holds at one docker call
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -316,14 +314,10 @@ def test_sigterm_cancels_and_cleans_up_like_sigint(
 
 
 @pytest.fixture
-def lost_engine() -> Iterator[DockerEngine]:
+def lost_engine(tmp_path: Path) -> Iterator[DockerEngine]:
     """An engine of this test's own, with the busybox image: it is crashed and restarted."""
-    folder = tempfile.mkdtemp(prefix="kiln-lost-", dir="/tmp")  # short socket paths
-    try:
-        with running_dockerd(Path(folder)) as engine:
-            yield engine
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with running_dockerd(tmp_path / "dockerd") as engine:
+        yield engine
 
 
 def test_an_engine_that_goes_away_mid_build_and_comes_back_is_reaped(
