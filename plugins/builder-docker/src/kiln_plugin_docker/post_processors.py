@@ -127,8 +127,8 @@ class DockerImport(DockerPostProcessor):
             source = os.open(artifact.files[0], os.O_RDONLY)
         except OSError as exc:
             raise BuildError(f"Cannot read {artifact.files[0]}: {exc.strerror}.") from None
-        # in the journal until handed over; until its id is known, as the image that
-        # reference names once it no longer names the one it names now
+        # in the journal until the import says its id: as the image that reference
+        # names once it no longer names the one it names now
         previous = driver.image_id(reference)
         entry = self.ctx.record(
             REAPER, "image", name=reference, previous=previous, **driver.where()
@@ -140,10 +140,9 @@ class DockerImport(DockerPostProcessor):
                 driver.remove_made(reference, previous, ctx=Context())
                 entry.gone()
             raise
-        entry.update(id=image_id)
+        entry.keep()  # handed over: the build's result
         ui.message(f"Imported ID: {image_id}")
         state = {"generated_data": {**_generated(artifact), "ImageSha256": image_id}}
-        entry.keep()
         return ImageArtifact(driver, reference, state=state), False, False
 
 

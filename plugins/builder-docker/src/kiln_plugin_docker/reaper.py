@@ -7,8 +7,9 @@ What the plugin writes in the cleanup journal, under the reaper name ``docker``:
   then its id; removed with ``docker rm --force --volumes`` (its anonymous volumes go
   with it).
 - ``image``: a committed image, by its id, or before that by the container it is
-  committed from; an image docker-import makes, by its id, or before that as the
-  image its reference names if that is no longer the one it named before the import.
+  committed from; an image docker-import makes, as the image its reference names if
+  that is no longer the one it named before the import (once the import says its id,
+  the image is the build's result).
   Removed with ``docker rmi`` (not forced: an image someone has since tagged again or
   started a container from stays, and kiln reap says why).
 The partial file of an export or a docker-save is recorded as the core's
