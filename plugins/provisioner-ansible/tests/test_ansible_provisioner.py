@@ -115,6 +115,12 @@ def test_the_inventory_lists_the_host_in_each_group_and_the_empty_groups() -> No
     )
 
 
+def test_an_unknown_placeholder_in_the_inventory_template_is_an_error_before_the_build() -> None:
+    with pytest.raises(ConfigError, match=r"Unknown placeholder \{\{ \.Hots \}\}") as caught:
+        configure(Ansible, playbook_file=__file__, inventory_file_template="{{ .Hots }}")
+    assert caught.value.option == "inventory_file_template"
+
+
 def test_a_kept_inventory_stays_in_inventory_directory(folder: Path, scratch: Path) -> None:
     write(folder, **{"play.yml": "- hosts: web\n  gather_facts: false\n  tasks: [ping: {}]\n"})
     inventories = folder / "inventories"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from kiln.sdk import Config, ConfigError, option
+from kiln.sdk import Config, ConfigError, interpolate, option
 
 DEFAULT_SFTP_COMMAND = "/usr/lib/sftp-server -e"
 #: the inventory's host line (Packer's "v2" template)
 INVENTORY_LINE = (
     "{{ .HostAlias }} ansible_host={{ .Host }} ansible_user={{ .User }} ansible_port={{ .Port }}\n"
 )
+#: the placeholders the host line may use
+INVENTORY_PLACEHOLDERS = ("HostAlias", "Host", "Port", "User")
 #: options naming files on this host, which must exist
 FILE_OPTIONS = (
     "playbook_file",
@@ -150,6 +152,11 @@ def check_config(config: AnsibleConfig) -> list[str]:
     for name in FILE_OPTIONS:
         check_paths(config, name, folder=False)
     check_paths(config, "inventory_directory", folder=True)
+    interpolate(
+        config.inventory_file_template,
+        dict.fromkeys(INVENTORY_PLACEHOLDERS, ""),
+        option="inventory_file_template",
+    )
     if not 0 <= config.local_port <= 65535:
         raise ConfigError(
             f"local_port: {config.local_port} is not a port number (1-65535).",

@@ -6,17 +6,14 @@ from __future__ import annotations
 import os
 import tempfile
 
-from kiln.sdk import BuildError, ConfigError, interpolate
+from kiln.sdk import interpolate
 from kiln_plugin_ansible.config import INVENTORY_LINE, AnsibleConfig
 
 
 def inventory_text(config: AnsibleConfig, host: str, port: int, user: str) -> str:
     template = config.inventory_file_template or INVENTORY_LINE
     values = {"HostAlias": config.host_alias, "Host": host, "Port": port, "User": user}
-    try:
-        line = interpolate(template, values, option="inventory_file_template")
-    except ConfigError as exc:
-        raise BuildError(exc.message) from None
+    line = interpolate(template, values, option="inventory_file_template")  # checked in prepare
     if not line.endswith("\n"):
         line += "\n"
     text = line
