@@ -28,11 +28,6 @@ from kiln.sdk import BuildError, Context, cache_folder, write_atomically
 from kiln.sdk.config import format_duration
 from kiln_plugin_amazon.config import AccessConfig
 
-#: tags kiln puts on every temporary resource, so that leftovers of a killed run can
-#: be found: the run's id and the build's name
-RUN_TAG = "kiln_run_uuid"
-BUILD_TAG = "kiln_build"
-
 ClientError = botocore.exceptions.ClientError
 #: everything a failed AWS call raises: an error answer, a transport failure, or an
 #: answer that cannot be read (an endpoint that does not implement the call)
@@ -394,8 +389,6 @@ def wait_until(
 __all__ = [
     "AWS",
     "AWS_ERRORS",
-    "BUILD_TAG",
-    "RUN_TAG",
     "ClientError",
     "Polling",
     "error_code",

@@ -26,6 +26,10 @@ from kiln.sdk import BuildError, Leftover, Reaper
 
 #: the name amazon-ebs's records give for their reaper
 REAPER = "amazon"
+#: tags kiln puts on every temporary resource, so that leftovers of a killed run can
+#: be found: the run's id and the build's name
+RUN_TAG = "kiln_run_uuid"
+BUILD_TAG = "kiln_build"
 #: the tag that says when a temporary resource was made (ISO 8601, UTC): the sweep's
 #: age for kinds EC2 gives no creation time (security groups)
 CREATED_TAG = "kiln_created"
@@ -200,8 +204,6 @@ def _ignore_not_found(call: Callable[..., Any], **args: Any) -> None:
 def tagged_instances(ec2: Any, run: str, build: str = "") -> list[str]:
     """The instances of run ``run`` that are not terminated (of its build ``build`` only,
     when given: another build of the run keeps other volumes)."""
-    from kiln_plugin_amazon.access import BUILD_TAG, RUN_TAG
-
     filters = [
         {"Name": f"tag:{RUN_TAG}", "Values": [run]},
         {"Name": "instance-state-name", "Values": LIVE_STATES},
@@ -238,8 +240,6 @@ def kept_volumes(instance: dict[str, Any], keep_devices: Iterable[str]) -> list[
 def untag(ec2: Any, resources: list[str]) -> None:
     """Take kiln's run tags off ``resources``: they are the user's now, and no sweep
     must remove them."""
-    from kiln_plugin_amazon.access import BUILD_TAG, RUN_TAG
-
     if resources:
         ec2.delete_tags(
             Resources=resources,
@@ -325,8 +325,6 @@ def delete_group(ec2: Any, group_id: str, pause: float = GROUP_DELETE_PAUSE) -> 
 def run_images(ec2: Any, details: Any, run: str) -> list[str]:
     """The account's images called ``details["name"]`` that carry run ``run``'s tag (an
     image whose id never came back): never an image of another run of that name."""
-    from kiln_plugin_amazon.access import RUN_TAG
-
     filters = [
         {"Name": "name", "Values": [details["name"]]},
         {"Name": f"tag:{RUN_TAG}", "Values": [run]},
@@ -341,8 +339,6 @@ def run_images(ec2: Any, details: Any, run: str) -> list[str]:
 def _tagged(ec2: Any, region: str, live: set[str], cutoff: float) -> Iterator[Leftover]:
     """The region's resources carrying the run tag of a run not in ``live`` and made
     before ``cutoff``, instances first (their groups and key pairs go after them)."""
-    from kiln_plugin_amazon.access import BUILD_TAG, RUN_TAG
-
     tagged = [{"Name": "tag-key", "Values": [RUN_TAG]}]
     endpoint = ec2.meta.endpoint_url
     kinds: list[tuple[str, Iterable[dict[str, Any]], str, str]] = [

@@ -27,8 +27,6 @@ from kiln.sdk import (
 from kiln_plugin_amazon.access import (
     AWS,
     AWS_ERRORS,
-    BUILD_TAG,
-    RUN_TAG,
     ClientError,
     Polling,
     error_code,
@@ -39,8 +37,10 @@ from kiln_plugin_amazon.access import (
 from kiln_plugin_amazon.config import EbsConfig
 from kiln_plugin_amazon.images import find_image, remove_image, snapshot_ids
 from kiln_plugin_amazon.reaper import (
+    BUILD_TAG,
     CREATED_TAG,
     REAPER,
+    RUN_TAG,
     created_now,
     delete_group,
     describe_instance,
