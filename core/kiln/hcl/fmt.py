@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from kiln.hcl.diagnostics import DiagnosticError, Pos, Range, error
 from kiln.hcl.syntax import Token as SyntaxToken
-from kiln.hcl.syntax import Tree, offset_to_pos
+from kiln.hcl.syntax import Tree, offset_to_pos, span
 from kiln.hcl.values import graphemes
 
 # Token kinds, named after hclsyntax's TokenType constants.
@@ -693,7 +693,7 @@ def _check_layout(tree: Tree, tokens: list[Token], src: str, filename: str) -> N
 
     def last_index(node: Tree) -> int:
         """The index of ``node``'s last token."""
-        end = max(leaf.meta.end_pos for leaf in node.tokens() if leaf.type != "NL_OR_COMMENT")
+        end = max(span(leaf)[1] for leaf in node.tokens() if leaf.type != "NL_OR_COMMENT")
         return index_at(end - 1)
 
     def after(node: Tree) -> Token:
@@ -703,7 +703,7 @@ def _check_layout(tree: Tree, tokens: list[Token], src: str, filename: str) -> N
     def on_one_line(node: Tree) -> None:
         """An expression goes on past a newline only inside brackets or templates."""
         depth = 0
-        for tok in tokens[index_at(_start(node)) : last_index(node) + 1]:
+        for tok in tokens[index_at(span(node)[0]) : last_index(node) + 1]:
             if tok.kind in _NESTING_OPEN:
                 depth += 1
             elif tok.kind in _NESTING_CLOSE:
@@ -731,9 +731,9 @@ def _check_layout(tree: Tree, tokens: list[Token], src: str, filename: str) -> N
         one_line = False
         rbrace = -1
         if block is not None:
-            braces = [c.meta.start_pos for c in block.children if isinstance(c, SyntaxToken)]
+            braces = [span(c)[0] for c in block.children if isinstance(c, SyntaxToken)]
             k, rbrace = index_at(braces[0]), braces[-1]
-            for tok in tokens[index_at(_start(block)) : k]:
+            for tok in tokens[index_at(span(block)[0]) : k]:
                 if _ends_line(tok):
                     raise fail(
                         tok,
@@ -747,7 +747,7 @@ def _check_layout(tree: Tree, tokens: list[Token], src: str, filename: str) -> N
                 raise _syntax_error(
                     src,
                     filename,
-                    _start(culprit),
+                    span(culprit)[0],
                     "Invalid single-argument block definition",
                     "A block written on one line can hold only a single argument; put "
                     "its content on lines of its own.",
@@ -764,7 +764,7 @@ def _check_layout(tree: Tree, tokens: list[Token], src: str, filename: str) -> N
             if item.data == "attribute":
                 name_node = _subtree(item, 0)
                 name = str(next(name_node.tokens()))
-                start = _start(name_node)
+                start = span(name_node)[0]
                 if name in seen:
                     line = _pos(src, seen[name]).line
                     raise _syntax_error(
@@ -812,7 +812,7 @@ def _check_layout(tree: Tree, tokens: list[Token], src: str, filename: str) -> N
                 raise _syntax_error(
                     src,
                     filename,
-                    _start(elems[0]),
+                    span(elems[0])[0],
                     "Invalid 'for' expression",
                     'An object whose first key is "for" reads as a for expression; quote '
                     'the key ("for") to use it as a name.',
@@ -827,12 +827,6 @@ def _check_layout(tree: Tree, tokens: list[Token], src: str, filename: str) -> N
                     "Missing item separator",
                     "Expected a newline or comma to mark the beginning of the next item.",
                 )
-
-
-def _start(node: Tree) -> int:
-    """Where ``node`` (a rule that matched some characters) begins in the text."""
-    assert node.meta is not None
-    return node.meta.start_pos
 
 
 def _subtree(node: Tree, i: int) -> Tree:

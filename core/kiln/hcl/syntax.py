@@ -1,11 +1,11 @@
 """The syntax layer: python-hcl2's grammar, its parse tree held in kiln's own types.
 
 kiln does not have a parser of its own for native HCL: python-hcl2's Lark grammar
-produces the tree, which is converted once into this module's small :class:`Tree`,
-:class:`Token` and :class:`Meta` (what kiln reads of Lark's: rule names, children,
-token types and source positions). Only those types are cached and read back, so a
-template whose parse is cached never imports Lark (nor ``regex``, which Lark imports).
-On top of the tree this module adds what the evaluator needs:
+produces the tree, which is converted once into this module's small :class:`Tree` and
+:class:`Token`, their positions plain tuples (:data:`Meta`): what kiln reads of Lark's
+rule names, children, token types and source positions. Only those are cached and read
+back, so a template whose parse is cached never imports Lark (nor ``regex``, which Lark
+imports). On top of the tree this module adds what the evaluator needs:
 
 - parse errors become diagnostics with file, line and column;
 - ``${~`` / ``~}`` strip markers, which the grammar lacks on interpolations, are blanked
@@ -70,36 +70,11 @@ def _parser() -> Any:
 # pickled as constructor calls: a cached tree loads in a fraction of a millisecond.
 
 
-class Meta(tuple[int, int, int, int, int, int]):
-    """Where a tree or token lies in the parsed text, as Lark's parser recorded it:
-    1-based ``line``/``column`` of its first character and ``end_line``/``end_column``
-    just past its last one, and the character offsets ``start_pos``/``end_pos``."""
-
-    __slots__ = ()
-
-    @property
-    def line(self) -> int:
-        return self[0]
-
-    @property
-    def column(self) -> int:
-        return self[1]
-
-    @property
-    def end_line(self) -> int:
-        return self[2]
-
-    @property
-    def end_column(self) -> int:
-        return self[3]
-
-    @property
-    def start_pos(self) -> int:
-        return self[4]
-
-    @property
-    def end_pos(self) -> int:
-        return self[5]
+#: Where a tree or token lies in the parsed text, as Lark's parser recorded it: the
+#: 1-based line and column of its first character, the line and column just past its
+#: last one, and the character offsets of its start and end (read them through
+#: :func:`span` and :func:`node_range`). A plain tuple, which pickles as one.
+Meta = tuple[int, int, int, int, int, int]
 
 
 class Token(str):
@@ -181,15 +156,13 @@ def _convert(root: Any) -> Tree:
     def token(tok: Any) -> Token:
         line, column = tok.line or 1, tok.column or 1
         start = tok.start_pos or 0
-        meta = Meta(
-            (
-                line,
-                column,
-                tok.end_line or line,
-                tok.end_column or (column + len(tok)),
-                start,
-                tok.end_pos if tok.end_pos is not None else start + len(tok),
-            )
+        meta = (
+            line,
+            column,
+            tok.end_line or line,
+            tok.end_column or (column + len(tok)),
+            start,
+            tok.end_pos if tok.end_pos is not None else start + len(tok),
         )
         return Token(intern(tok.type), str(tok), meta)
 
@@ -198,7 +171,7 @@ def _convert(root: Any) -> Tree:
         meta = (
             None
             if m.empty
-            else Meta((m.line, m.column, m.end_line, m.end_column, m.start_pos, m.end_pos))
+            else (m.line, m.column, m.end_line, m.end_column, m.start_pos, m.end_pos)
         )
         return Tree(intern(str(node.data)), [], meta)
 
@@ -288,7 +261,7 @@ def node_range(tree: Tree | Token, src: Source) -> Range:
     meta = tree.meta
     if meta is None:
         return Range(src.filename, src.pos(1, 1), src.pos(1, 1))
-    line, col, end_line, end_col = meta[0], meta[1], meta[2], meta[3]
+    line, col, end_line, end_col = meta[:4]
     return Range(src.filename, src.pos(line, col), src.pos(end_line, end_col))
 
 
@@ -409,11 +382,11 @@ def _parse_cached(text: str) -> Tree:
 
     Building the Lark parser costs about 0.1 s per process, more than parsing a template,
     and importing Lark alone about 15 ms, so whole-file trees are kept in the user's
-    cache folder as pickles of kiln's own :class:`Tree`/:class:`Token`/:class:`Meta`
-    (never Lark's objects, whose unpickling imports Lark), keyed by the text, the tree
-    format and the versions of kiln, python-hcl2 and Lark, the way Python keeps
-    bytecode; every file, however small, since the parser is the cost. Short
-    expressions are parsed directly. ``KILN_PARSE_CACHE=0`` turns the cache off.
+    cache folder as pickles of kiln's own :class:`Tree`/:class:`Token` (never Lark's
+    objects, whose unpickling imports Lark), keyed by the text, the tree format and the
+    versions of kiln, python-hcl2 and Lark, the way Python keeps bytecode; every file,
+    however small, since the parser is the cost. Short expressions are parsed directly.
+    ``KILN_PARSE_CACHE=0`` turns the cache off.
     """
     if os.environ.get("KILN_PARSE_CACHE") == "0":
         return parse_tree(text)
@@ -448,8 +421,9 @@ def _store(path: str, tree: Tree) -> None:
 
 
 # What a cache entry holds; a new value makes every older entry a miss (entries of
-# format 1, Lark's own trees, are never opened, so that reading them cannot import Lark).
-_TREE_FORMAT = "kiln-tree-2"
+# format 1, Lark's own trees, are never opened, so that reading them cannot import Lark;
+# format 2 held positions in a tuple subclass).
+_TREE_FORMAT = "kiln-tree-3"
 
 
 @functools.cache
