@@ -218,3 +218,28 @@ def test_ansible_sees_no_host_key_check_and_the_piped_transfer(folder: Path, scr
     provision(folder, playbook_file=str(folder / "play.yml"), ansible_env_vars=["EXTRA=x=1"])
     assert out.read_text() == "False piped x=1"
     assert os.listdir(scratch) == []
+
+
+def test_ansible_env_vars_see_the_key_file_extra_arguments_see(folder: Path, scratch: Path) -> None:
+    out = folder / "seen"
+    content = "{{ lookup('env', 'KEY_FILE') }} {{ key_file }}"
+    write(
+        folder,
+        **{
+            "play.yml": f"""
+            - hosts: all
+              gather_facts: false
+              tasks:
+                - copy: {{dest: {out}, content: "{content}"}}
+            """
+        },
+    )
+    provision(
+        folder,
+        playbook_file=str(folder / "play.yml"),
+        ansible_env_vars=["KEY_FILE={{.SSHPrivateKeyFile}}"],
+        extra_arguments=["-e", PYTHON_VAR, "-e", "key_file={{.SSHPrivateKeyFile}}"],
+    )
+    from_env, from_arguments = out.read_text().split(" ")
+    assert from_env == from_arguments
+    assert Path(from_env).name == "key"  # the adapter's one-time key, in the run's folder

@@ -71,7 +71,7 @@ class AnsibleRun:
             target = self._target(stack, work)
             inventory = self.config.inventory_file or self._inventory(stack, target)
             control = control_dir(self.ctx, stack, work)
-            env = self._env(control)
+            env = self._env(control, target)
             stack.callback(stop_control_masters, control, env)
             if self.config.galaxy_file:
                 self._galaxy(env)
@@ -132,9 +132,9 @@ class AnsibleRun:
 
     # -- the command ------------------------------------------------------------------
 
-    def _values(self, target: Target | None = None) -> dict[str, Any]:
+    def _values(self, target: Target) -> dict[str, Any]:
         """The placeholders ``extra_arguments`` and ``ansible_env_vars`` may use."""
-        values: dict[str, Any] = {
+        return {
             "Host": "",
             "Port": "",
             "User": "",
@@ -143,12 +143,11 @@ class AnsibleRun:
             "SSHPrivateKey": "",
             "PackerHTTPAddr": "",
             **self.data,
-            "SSHPrivateKeyFile": target.key_file if target else "",
+            "SSHPrivateKeyFile": target.key_file,
             "SSHAgentAuth": bool(os.environ.get("SSH_AUTH_SOCK")),
         }
-        return values
 
-    def _filled(self, option: str, items: list[str], target: Target | None = None) -> list[str]:
+    def _filled(self, option: str, items: list[str], target: Target) -> list[str]:
         values = self._values(target)
         try:
             return [interpolate(item, values, option=option) for item in items]
@@ -169,7 +168,7 @@ class AnsibleRun:
             args += ["-e", f"ansible_ssh_private_key_file={target.key_file}"]
         return args
 
-    def _env(self, control: str) -> dict[str, str]:
+    def _env(self, control: str, target: Target) -> dict[str, str]:
         env = self.command.env()
         if not self.config.ssh_host_key_file:
             env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
@@ -188,7 +187,7 @@ class AnsibleRun:
             env["ANSIBLE_ROLES_PATH"] = self.config.roles_path
         if self.config.collections_path:
             env["ANSIBLE_COLLECTIONS_PATH"] = self.config.collections_path
-        for entry in self._filled("ansible_env_vars", self.config.ansible_env_vars):
+        for entry in self._filled("ansible_env_vars", self.config.ansible_env_vars, target):
             name, _, value = entry.partition("=")
             env[name] = value
         return env
