@@ -69,7 +69,12 @@ def build(
 def built(engine: DockerEngine, folder: Path, images: list[str]) -> str:
     """Run the docker build in ``folder``; it must succeed. The committed image's id
     (added to ``images``, which the ``images`` fixture removes at the end)."""
-    result = build(folder, env={"DOCKER_HOST": engine.host})
+    return committed(build(folder, env={"DOCKER_HOST": engine.host}), images)
+
+
+def committed(result: subprocess.CompletedProcess[str], images: list[str]) -> str:
+    """The id of the image the build of ``result`` committed (added to ``images``); the
+    build must have succeeded."""
     assert result.returncode == 0, result.stdout + result.stderr
     for line in result.stdout.splitlines():
         if "Image ID: sha256:" in line:

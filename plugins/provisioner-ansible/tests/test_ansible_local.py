@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from ansible_helpers import build, built, docker_source, template, write
+from ansible_helpers import build, built, committed, docker_source, template, write
 from tests.conftest import run_kiln
 from tests.dockerd import DockerEngine
 
@@ -216,9 +216,7 @@ def test_a_sensitive_extra_variable_stays_off_the_command_line_and_the_output(
         },
     )
     result = build(folder, env={"DOCKER_HOST": docker_engine.host})
-    assert result.returncode == 0, result.stdout + result.stderr
-    image = result.stdout.split("Image ID: ")[1].split()[0]
-    images.append(image)
+    image = committed(result, images)
     assert SECRET not in result.stdout + result.stderr
     assert "--extra-vars @/srv/ansible/" in result.stdout  # the value went through a file
     # Ansible got the value, no process saw it in its arguments, and the private file
