@@ -323,6 +323,11 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
+def filter_list(filters: dict[str, str]) -> list[dict[str, Any]]:
+    """A template's ``filters`` map as the ``Filters`` of EC2's Describe* calls."""
+    return [{"Name": name, "Values": [value]} for name, value in sorted(filters.items())]
+
+
 def tag_specifications(kinds: tuple[str, ...], tags: dict[str, str]) -> list[dict[str, Any]]:
     return [{"ResourceType": kind, "Tags": tag_list(tags)} for kind in kinds if tags]
 
@@ -392,6 +397,7 @@ __all__ = [
     "ClientError",
     "Polling",
     "error_code",
+    "filter_list",
     "new_client",
     "new_session",
     "tag_list",

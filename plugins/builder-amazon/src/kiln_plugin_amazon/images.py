@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from kiln.sdk import BuildError
-from kiln_plugin_amazon.access import AWS_ERRORS, ClientError, error_code
+from kiln_plugin_amazon.access import AWS_ERRORS, ClientError, error_code, filter_list
 from kiln_plugin_amazon.config import AmiFilterConfig
 
 
@@ -18,7 +18,7 @@ def find_image(ec2: Any, image_id: str = "", flt: AmiFilterConfig | None = None)
         args["ImageIds"] = [image_id]
     if flt is not None:
         args["Owners"] = flt.owners
-        args["Filters"] = [{"Name": k, "Values": [v]} for k, v in sorted(flt.filters.items())]
+        args["Filters"] = filter_list(flt.filters)
         if flt.include_deprecated:
             args["IncludeDeprecated"] = True
     try:

@@ -30,6 +30,7 @@ from kiln_plugin_amazon.access import (
     ClientError,
     Polling,
     error_code,
+    filter_list,
     tag_list,
     tag_specifications,
     wait_until,
@@ -160,13 +161,13 @@ class StepNetworkInfo(AwsStep):
             vpcs = aws_call(
                 "Cannot look up the VPC",
                 self.ec2.describe_vpcs,
-                Filters=_filters(config.vpc_filter.filters),
+                Filters=filter_list(config.vpc_filter.filters),
             )["Vpcs"]
             if len(vpcs) != 1:
                 raise BuildError(f"vpc_filter must match exactly one VPC; it matches {len(vpcs)}.")
             vpc_id = vpcs[0]["VpcId"]
         if config.subnet_filter is not None:
-            filters = _filters(config.subnet_filter.filters)
+            filters = filter_list(config.subnet_filter.filters)
             if vpc_id:
                 filters.append({"Name": "vpc-id", "Values": [vpc_id]})
             subnets = aws_call(
@@ -194,10 +195,6 @@ class StepNetworkInfo(AwsStep):
             zone = zone or subnet.get("AvailabilityZone", "")
         state.update(vpc_id=vpc_id, subnet_id=subnet_id, availability_zone=zone)
         return Action.CONTINUE
-
-
-def _filters(filters: dict[str, str]) -> list[dict[str, Any]]:
-    return [{"Name": k, "Values": [v]} for k, v in sorted(filters.items())]
 
 
 class StepKeyPair(AwsStep):
@@ -269,7 +266,7 @@ class StepSecurityGroup(AwsStep):
             state["security_group_ids"] = config.security_groups
             return Action.CONTINUE
         if config.security_group_filter is not None:
-            filters = _filters(config.security_group_filter.filters)
+            filters = filter_list(config.security_group_filter.filters)
             if state.get("vpc_id"):
                 filters.append({"Name": "vpc-id", "Values": [state["vpc_id"]]})
             groups = aws_call(
