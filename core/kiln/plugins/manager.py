@@ -30,7 +30,6 @@ from kiln.plugins.types import (
     ReaperSpec,
 )
 
-ENTRY_POINT_GROUP = discovery.GROUP
 BUILTIN = "kiln"
 
 S = TypeVar("S", bound=ComponentSpec | ReaperSpec)
