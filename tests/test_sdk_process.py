@@ -1,11 +1,15 @@
-"""``kiln.sdk.run_process``: what programs run on this host get and give back."""
+"""``kiln.sdk.run_process`` and ``run_process_with_ui``: what programs run on this host
+get and give back."""
 
 from __future__ import annotations
 
 import os
 import threading
 
-from kiln.sdk import run_process
+import pytest
+
+from kiln.sdk import BuildError, run_process, run_process_with_ui
+from kiln.testing import MockUi
 
 
 class EndlessInput:
@@ -64,3 +68,24 @@ def test_each_piece_of_a_streamed_input_reaches_the_program_at_once() -> None:
     assert run_process(["cat"], stdin=source, stdout=output) == 0  # type: ignore[arg-type]
     assert source.answered.is_set()
     assert not source.gave_up, "the line sat in a buffer until the input ended"
+
+
+def test_with_ui_output_lines_are_messages_and_error_lines_errors() -> None:
+    ui = MockUi()
+    script = "echo one; echo two >&2; printf three"
+    assert run_process_with_ui(["sh", "-c", script], ui, "script") == 0
+    assert ui.messages == ["one", "three"]  # the last line, without its newline, too
+    assert ui.errors == ["two"]
+
+
+def test_with_ui_error_lines_can_go_elsewhere() -> None:
+    ui = MockUi()
+    status = run_process_with_ui(["sh", "-c", "echo two >&2; exit 4"], ui, "x", stderr=ui.message)
+    assert status == 4
+    assert (ui.messages, ui.errors) == (["two"], [])
+
+
+def test_with_ui_a_program_that_cannot_start_is_a_build_error() -> None:
+    with pytest.raises(BuildError) as info:
+        run_process_with_ui(["/no/such/program"], MockUi(), "Ansible")
+    assert str(info.value) == "Error executing Ansible: /no/such/program: No such file or directory"

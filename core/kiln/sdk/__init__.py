@@ -45,7 +45,7 @@ from kiln.sdk.context import BuildError, Cancelled, Context
 from kiln.sdk.journal import Entry, Leftover, Reaper, TempFolder
 from kiln.sdk.multistep import Action, StateBag, Step, run_steps
 from kiln.sdk.placeholders import interpolate, render_functions
-from kiln.sdk.process import run_process
+from kiln.sdk.process import run_process, run_process_with_ui
 from kiln.sdk.steps import (
     StepCleanupTempKeys,
     StepConnect,
@@ -109,6 +109,7 @@ __all__ = [
     "render_functions",
     "require_communicator",
     "run_process",
+    "run_process_with_ui",
     "run_steps",
     "run_with_ui",
     "stream_size",

@@ -17,12 +17,15 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, BinaryIO
 
-from kiln.sdk.context import Context
+from kiln.sdk.communicator import LineWriter
+from kiln.sdk.context import BuildError, Context
 
 if TYPE_CHECKING:
     import subprocess
 
-__all__ = ["run_process"]
+    from kiln.sdk.ui import Ui
+
+__all__ = ["run_process", "run_process_with_ui"]
 
 #: how often a running program is checked for cancellation, in seconds
 POLL = 0.1
@@ -90,6 +93,30 @@ def run_process(
         for thread in threads:
             thread.join()
     return status
+
+
+def run_process_with_ui(
+    argv: Sequence[str],
+    ui: Ui,
+    what: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    ctx: Context | None = None,
+    grace: float = 2.0,
+    stderr: Callable[[str], None] | None = None,
+) -> int:
+    """Run ``argv`` as :func:`run_process` does, its output shown line by line as build
+    messages and its error output as errors (or through ``stderr``); return its exit
+    status. A program that cannot be started is a :class:`BuildError`, "Error executing
+    ``what``: PROGRAM: reason"."""
+    out, err = LineWriter(ui.message), LineWriter(stderr or ui.error)
+    try:
+        return run_process(argv, stdout=out.write, stderr=err.write, env=env, ctx=ctx, grace=grace)
+    except OSError as exc:
+        raise BuildError(f"Error executing {what}: {argv[0]}: {exc.strerror}") from None
+    finally:
+        out.flush()
+        err.flush()
 
 
 class _Exit:

@@ -19,19 +19,17 @@ from kiln.builtin.shellcommon import (
     inline_script,
 )
 from kiln.sdk import (
-    BuildError,
     Communicator,
     Component,
     Config,
     ConfigError,
     Context,
-    LineWriter,
     Provisioner,
     TempFolder,
     Ui,
     interpolate,
     option,
-    run_process,
+    run_process_with_ui,
 )
 
 #: Go's names for operating systems, which ``only_on`` uses
@@ -135,19 +133,8 @@ def run_local(
                 for part in config.execute_command
             ]
             ui.say(f"Running local shell script: {label}")
-            check_exit(_run_script(ctx, ui, argv, env), config.valid_exit_codes)
-
-
-def _run_script(ctx: Context, ui: Ui, argv: list[str], env: Mapping[str, str]) -> int:
-    """Run ``argv``, its output as build messages; stopped when ``ctx`` is cancelled."""
-    out, err = LineWriter(ui.message), LineWriter(ui.error)
-    try:
-        status = run_process(argv, stdout=out.write, stderr=err.write, env=env, ctx=ctx, grace=0)
-    except OSError as exc:
-        raise BuildError(f"Error executing script: {argv[0]}: {exc.strerror}.") from None
-    out.flush()
-    err.flush()
-    return status
+            status = run_process_with_ui(argv, ui, "script", env=env, ctx=ctx, grace=0)
+            check_exit(status, config.valid_exit_codes)
 
 
 def _extension(ext: str) -> str:
