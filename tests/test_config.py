@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 
 import pytest
 
@@ -81,3 +82,45 @@ def test_a_config_first_made_by_many_threads_at_once_gets_every_default() -> Non
         thread.join()
     assert made == [Shared(items=[], count=1)] * 8
     assert list(Shared.options()) == ["items", "count"]
+
+
+def test_a_config_made_by_another_thread_while_it_becomes_a_dataclass_is_whole() -> None:
+    """Another thread that meets the class while it is being made a dataclass (its
+    fields set, its ``__init__`` not yet) waits for it: it never gets an instance
+    without its defaults."""
+    made: list[object] = []
+
+    def make_other() -> None:
+        try:
+            made.append(Half())
+        except Exception as exc:  # the instance could not even be made
+            made.append(exc)
+
+    class Midway:
+        """A ``__post_init__`` that dataclasses looks up once the fields are set and
+        before ``__init__`` is: the moment another thread meets the class."""
+
+        def __init__(self) -> None:
+            self.met = False
+
+        def __get__(self, instance: object, owner: type) -> object:
+            if instance is None and not self.met:
+                self.met = True
+                other = threading.Thread(target=make_other)
+                other.start()
+                other.join(0.5)  # it waits for the class to be whole: not for long
+            return lambda *args: None
+
+    class Half(Config):
+        items: list[str] = option(default_factory=list, doc="Items.")
+        count: int = option(default=1, doc="A count.")
+        __post_init__ = Midway()
+
+    first = Half()
+    deadline = time.monotonic() + 10
+    while not made and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (other,) = made
+    assert isinstance(other, Half), other
+    assert (other.items, other.count) == ([], 1)
+    assert other == first

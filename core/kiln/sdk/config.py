@@ -198,18 +198,22 @@ class Config:
 
 
 _declaring = threading.RLock()
+#: set on a class once it is a whole dataclass (dataclasses sets the fields, which mark a
+#: dataclass, before it makes ``__init__``)
+_MADE = "_kiln_dataclass_made"
 
 
 def _dataclass(cls: type[Config]) -> None:
     """Make ``cls`` a dataclass, its Config bases first (their fields come first), once."""
-    if cls is Config or "__dataclass_fields__" in cls.__dict__:
+    if cls is Config or _MADE in cls.__dict__:
         return
     with _declaring:  # two builds may meet a class first at the same time
-        if "__dataclass_fields__" not in cls.__dict__:
+        if _MADE not in cls.__dict__:
             for base in reversed(cls.__mro__[1:]):
                 if issubclass(base, Config) and base is not Config:
                     _dataclass(base)
             dataclasses.dataclass(kw_only=True)(cls)
+            setattr(cls, _MADE, True)
 
 
 def _strings(value: Any) -> list[str]:
