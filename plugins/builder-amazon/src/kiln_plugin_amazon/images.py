@@ -23,13 +23,10 @@ def find_image(ec2: Any, image_id: str = "", flt: AmiFilterConfig | None = None)
             args["IncludeDeprecated"] = True
     try:
         images: list[dict[str, Any]] = ec2.describe_images(**args)["Images"]
-    except ClientError as exc:
-        if error_code(exc).startswith("InvalidAMIID"):
-            images = []
-        else:
-            raise BuildError(f"Cannot look up the source AMI: {exc}") from None
     except AWS_ERRORS as exc:
-        raise BuildError(f"Cannot look up the source AMI: {exc}") from None
+        if not error_code(exc).startswith("InvalidAMIID"):  # else: no such image
+            raise BuildError(f"Cannot look up the source AMI: {exc}") from None
+        images = []
     what = image_id or _describe_filter(flt)
     if not images:
         raise BuildError(f"No AMI was found matching {what}.")
