@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -329,19 +330,13 @@ def test_every_temporary_resource_carries_the_run(
         ec2,
         any_key_sshd,
         'source_ami = "ami-760aaa0f"\nami_name = "kiln-tagged"\n',
-        f'provisioner "shell-local" {{ inline = ["{_python()} {script}"] }}',
+        f'provisioner "shell-local" {{ inline = ["{sys.executable} {script}"] }}',
     )
     out = ok(build(folder, ec2))
     counts = json.loads(
         next(line for line in out.splitlines() if '"instance"' in line).split(": ", 1)[1]
     )
     assert counts == {"instance": 1, "volume": 1, "key-pair": 1, "security-group": 1}
-
-
-def _python() -> str:
-    import sys
-
-    return sys.executable
 
 
 @pytest.mark.parametrize(
