@@ -90,10 +90,9 @@ build {{
 
 @dataclass(frozen=True)
 class _Bed:
-    """What a run needs: the emulator, the sshd, the template and its folder."""
+    """What a run needs: the emulator, the template and its folder."""
 
     emulator: EC2Emulator
-    server: SSHServer
     folder: Path
     template: Path
     marker: Path  # the file the provisioner writes
@@ -139,7 +138,7 @@ def _bed() -> Iterator[_Bed]:
                 marker=marker,
             )
         )
-        yield _Bed(emulator, server, folder, template, marker)
+        yield _Bed(emulator, folder, template, marker)
 
 
 class _RemoveBuilt:
