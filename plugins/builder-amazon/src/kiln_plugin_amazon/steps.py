@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import random
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -96,6 +98,16 @@ def aws_call(what: str, call: Any, /, **args: Any) -> Any:
         return call(**args)
     except AWS_ERRORS as exc:
         raise BuildError(f"{what}: {exc}") from None
+
+
+@contextlib.contextmanager
+def left_to_user(todo: str) -> Iterator[None]:
+    """Run a cleanup's AWS calls; when one fails, the error asks the user to ``todo``
+    (what kiln could not remove)."""
+    try:
+        yield
+    except AWS_ERRORS as exc:
+        raise BuildError(f"{exc}. Please {todo}.") from None
 
 
 class StepPreValidate(AwsStep):
@@ -235,12 +247,8 @@ class StepKeyPair(AwsStep):
         if not self.created:
             return
         state["ui"].say("Deleting temporary keypair...")
-        try:
+        with left_to_user(f"delete the key pair {self.created} yourself"):
             self.ec2.delete_key_pair(KeyName=self.created)
-        except AWS_ERRORS as exc:
-            raise BuildError(
-                f"{exc}. Please delete the key pair {self.created} yourself."
-            ) from None
         if self.entry is not None:
             self.entry.gone()
 
@@ -315,22 +323,13 @@ class StepSecurityGroup(AwsStep):
 
     def cleanup(self, state: StateBag) -> None:
         if not self.created and self.group_name:  # asked for, and the answer lost?
-            try:
-                self.created = next(
-                    iter(named_groups(self.ec2, self.group_name, state.get("vpc_id", ""))), ""
-                )
-            except AWS_ERRORS as exc:
-                raise BuildError(
-                    f"{exc}. Please check for a security group {self.group_name} and delete it."
-                ) from None
+            with left_to_user(f"check for a security group {self.group_name} and delete it"):
+                found = named_groups(self.ec2, self.group_name, state.get("vpc_id", ""))
+            self.created = next(iter(found), "")
         if self.created:
             state["ui"].say("Deleting temporary security group...")
-            try:
+            with left_to_user(f"delete the security group {self.created} yourself"):
                 delete_group(self.ec2, self.created)
-            except AWS_ERRORS as exc:
-                raise BuildError(
-                    f"{exc}. Please delete the security group {self.created} yourself."
-                ) from None
         if self.entry is not None:
             self.entry.gone()
 
@@ -432,13 +431,9 @@ class _Instance(AwsStep):
 
     def find_tagged(self) -> list[str]:
         """The instances not terminated that carry this build's tags."""
-        try:
-            return tagged_instances(self.ec2, self.ctx.run_uuid, self.ctx.build_name)
-        except AWS_ERRORS as exc:
-            raise BuildError(
-                f"{exc}. Please check for an instance tagged {RUN_TAG}={self.ctx.run_uuid} "
-                "and terminate it."
-            ) from None
+        run = self.ctx.run_uuid
+        with left_to_user(f"check for an instance tagged {RUN_TAG}={run} and terminate it"):
+            return tagged_instances(self.ec2, run, self.ctx.build_name)
 
     def launch_template(self, state: StateBag) -> dict[str, Any]:
         """The instance's settings, as RunInstances and a launch template both take them."""
@@ -524,14 +519,10 @@ class _Instance(AwsStep):
                 volume: self.record("volume", id=volume)
                 for volume in outliving_volumes(instance, keep_devices(self.config))
             }
-            try:
+            with left_to_user(f"terminate the instance {self.instance_id} yourself"):
                 terminate_instance(
                     self.ctx, self.ec2, self.instance_id, self.polling(INSTANCE_MINUTES)
                 )
-            except AWS_ERRORS as exc:
-                raise BuildError(
-                    f"{exc}. Please terminate the instance {self.instance_id} yourself."
-                ) from None
         if self.entry is not None:
             self.entry.gone()
 
@@ -836,10 +827,8 @@ class StepCreateAMI(AwsStep):
             self.image_id = next((image["ImageId"] for image in found), "")
         if self.image_id:
             state["ui"].say(f"Deregistering the AMI and deleting its snapshots: {self.image_id}")
-            try:
+            with left_to_user(f"deregister {self.image_id} yourself"):
                 remove_image(self.ec2, self.image_id, None)
-            except AWS_ERRORS as exc:
-                raise BuildError(f"{exc}. Please deregister {self.image_id} yourself.") from None
         self.entry.gone()
 
 
