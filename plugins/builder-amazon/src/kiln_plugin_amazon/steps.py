@@ -478,6 +478,11 @@ class _Instance(AwsStep):
             }
         if config.launch_block_device_mappings:
             spec["BlockDeviceMappings"] = [b.mapping() for b in config.launch_block_device_mappings]
+        # tagged at launch, so that an instance whose answer was lost is found
+        spec["TagSpecifications"] = [
+            {"ResourceType": "instance", "Tags": tag_list(self.instance_tags())},
+            {"ResourceType": "volume", "Tags": tag_list(self.volume_tags())},
+        ]
         return spec
 
     def instance_tags(self) -> dict[str, str]:
@@ -536,10 +541,6 @@ class StepRunSourceInstance(_Instance):
             MinCount=1,
             MaxCount=1,
             InstanceInitiatedShutdownBehavior=config.shutdown_behavior,
-            TagSpecifications=[
-                {"ResourceType": "instance", "Tags": tag_list(self.instance_tags())},
-                {"ResourceType": "volume", "Tags": tag_list(self.volume_tags())},
-            ],
         )
         if state.get("subnet_id") and "NetworkInterfaces" not in spec:
             spec["SubnetId"] = state["subnet_id"]
@@ -577,11 +578,6 @@ class StepRunSpotInstance(_Instance):
             market["SpotOptions"] = {"MaxPrice": config.spot_price}
         data["InstanceMarketOptions"] = market
         data["InstanceInitiatedShutdownBehavior"] = "terminate"
-        # tagged at launch, so that an instance whose fleet answer was lost is found
-        data["TagSpecifications"] = [
-            {"ResourceType": "instance", "Tags": tag_list(self.instance_tags())},
-            {"ResourceType": "volume", "Tags": tag_list(self.volume_tags())},
-        ]
         ui.say("Creating a spot instance through a launch template and a fleet...")
         self.template_name = f"kiln_{uuid.uuid4()}"  # before the call: see cleanup
         self.template_entry = self.record("launch-template", name=self.template_name)
