@@ -712,7 +712,9 @@ class StepStopInstance(AwsStep):
             )["Reservations"]
             return reservations[0]["Instances"][0]["State"]["Name"] == "stopped"
 
-        wait_until(self.ctx, f"Stopping instance {instance_id}", stopped, self.polling(10))
+        wait_until(
+            self.ctx, f"Stopping instance {instance_id}", stopped, self.polling(INSTANCE_MINUTES)
+        )
         return Action.CONTINUE
 
 
@@ -797,7 +799,7 @@ class StepCreateAMI(AwsStep):
         state["amis"] = {region: self.image_id}  # before any waiting: cleanup removes it
         ui.message(f"AMI: {self.image_id}")
         ui.say("Waiting for AMI to become ready...")
-        snapshots = wait_image(self.ctx, self.ec2, self.image_id, self.polling)
+        snapshots = wait_image(self.ctx, self.ec2, self.image_id, self.polling(AMI_MINUTES))
         self.entry.update(snapshots=snapshots)
         state["snapshots"] = {region: snapshots}
         if snapshots:  # tagged here: EC2 names them only now
@@ -839,7 +841,7 @@ def named_images(ec2: Any, name: str) -> list[dict[str, Any]]:
     return images
 
 
-def wait_image(ctx: Context, ec2: Any, image_id: str, polling: Any) -> list[str]:
+def wait_image(ctx: Context, ec2: Any, image_id: str, polling: Polling) -> list[str]:
     """Wait until the image is available; its snapshots."""
     found: dict[str, Any] = {}
 
@@ -859,7 +861,7 @@ def wait_image(ctx: Context, ec2: Any, image_id: str, polling: Any) -> list[str]
         found.update(images[0])
         return state == "available"
 
-    wait_until(ctx, f"AMI {image_id}", available, polling(AMI_MINUTES))
+    wait_until(ctx, f"AMI {image_id}", available, polling)
     return snapshot_ids(found)
 
 
@@ -942,7 +944,7 @@ class StepAMIRegionCopy(AwsStep):
         with self.lock:
             self.copies[region] = copied  # before any waiting: cleanup removes it
         ui.message(f"Waiting for AMI ({copied}) in {region} to become ready...")
-        snapshots = wait_image(self.ctx, ec2, copied, self.polling)
+        snapshots = wait_image(self.ctx, ec2, copied, self.polling(AMI_MINUTES))
         entry.update(snapshots=snapshots)
         # again, for an endpoint that does not tag copies as they are made (moto)
         aws_call(
