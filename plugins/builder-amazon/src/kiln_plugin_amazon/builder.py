@@ -7,7 +7,6 @@ from kiln.sdk import (
     Artifact,
     Builder,
     Config,
-    ConfigError,
     Hook,
     StateBag,
     Step,
@@ -78,11 +77,6 @@ class EbsBuilder(Builder):
                 "The temporary security group lets anyone (0.0.0.0/0) reach the SSH "
                 "port while the build runs; set temporary_security_group_source_cidrs "
                 "to narrow it."
-            )
-        if config.ssh_keypair_name and config.temporary_key_pair_name:
-            raise ConfigError(
-                "Set ssh_keypair_name or temporary_key_pair_name, not both.",
-                option="temporary_key_pair_name",
             )
         return warnings
 

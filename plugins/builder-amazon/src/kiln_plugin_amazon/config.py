@@ -327,6 +327,11 @@ class EbsConfig(CommunicatorConfig, AccessConfig):
                 "Set security_group_id or security_group_ids, not both.",
                 option="security_group_id",
             )
+        if self.ssh_keypair_name and self.temporary_key_pair_name:
+            raise ConfigError(
+                "Set ssh_keypair_name or temporary_key_pair_name, not both.",
+                option="temporary_key_pair_name",
+            )
         if self.ssh_keypair_name and not (self.ssh_private_key_file or self.ssh_agent_auth):
             raise ConfigError(
                 "ssh_keypair_name needs ssh_private_key_file or ssh_agent_auth: kiln must "
