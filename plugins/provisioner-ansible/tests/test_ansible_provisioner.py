@@ -185,6 +185,23 @@ def test_an_explicit_command_is_the_one_run(folder: Path, scratch: Path) -> None
     assert recorded[1].endswith(str(folder / "play.yml"))
 
 
+def test_ansibles_output_and_error_lines_are_not_spliced(folder: Path, scratch: Path) -> None:
+    """Both streams become messages, each line whole: a half-written output line is not
+    joined to an error line that arrives in between."""
+    wrapper = folder / "my-ansible"
+    real = Path(sys.executable).parent / "ansible-playbook"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'[ "$1" = --version ] && exec {real} --version\n'
+        "printf 'half ' ; sleep 0.3 ; echo 'an error' >&2 ; sleep 0.3 ; echo 'a line'\n"
+    )
+    wrapper.chmod(0o755)
+    write(folder, **{"play.yml": "- hosts: all\n"})
+    ui = provision(folder, playbook_file=str(folder / "play.yml"), command=str(wrapper))
+    assert "half a line" in ui.messages
+    assert "an error" in ui.messages
+
+
 def test_a_missing_command_is_an_error_on_the_option(folder: Path) -> None:
     write(folder, **{"play.yml": "- hosts: all\n"})
     with pytest.raises(Exception, match="command:") as caught:

@@ -22,12 +22,12 @@ from kiln.sdk import (
     Communicator,
     ConfigError,
     Context,
-    LineWriter,
     TempFolder,
     Ui,
     interpolate,
     require_communicator,
     run_process,
+    run_process_with_ui,
 )
 from kiln_plugin_ansible.inventory import write_inventory
 from kiln_plugin_ansible.programs import find_program
@@ -216,13 +216,10 @@ class AnsibleRun:
             self._execute(argv, galaxy.env(dict(env)), "Ansible Galaxy")
 
     def _execute(self, argv: list[str], env: Mapping[str, str], what: str) -> None:
-        out = LineWriter(self.ui.message)
-        try:
-            status = run_process(argv, stdout=out.write, stderr=out.write, env=env, ctx=self.ctx)
-        except OSError as exc:
-            raise BuildError(f"Error executing {what}: {argv[0]}: {exc.strerror}") from None
-        finally:
-            out.flush()
+        # Ansible's errors are messages too, as Packer shows them
+        status = run_process_with_ui(
+            argv, self.ui, what, env=env, ctx=self.ctx, stderr=self.ui.message
+        )
         if status != 0:
             raise BuildError(f"Error executing {what}: Non-zero exit status: exit status {status}")
 
