@@ -40,7 +40,7 @@ from kiln.sdk.components import (
     build_data,
     require_communicator,
 )
-from kiln.sdk.config import Config, ConfigError, Duration, option
+from kiln.sdk.config import Config, ConfigError, Duration, format_duration, option
 from kiln.sdk.context import BuildError, Cancelled, Context
 from kiln.sdk.journal import Entry, Leftover, Reaper, TempFolder
 from kiln.sdk.multistep import Action, StateBag, Step, run_steps
@@ -101,6 +101,7 @@ __all__ = [
     "atomic_file",
     "build_data",
     "cache_folder",
+    "format_duration",
     "generate_key_pair",
     "hookimpl",
     "interpolate",

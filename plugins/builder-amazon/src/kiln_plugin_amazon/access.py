@@ -24,8 +24,7 @@ import botocore.loaders
 import botocore.parsers
 import botocore.session
 
-from kiln.sdk import BuildError, Context, cache_folder, write_atomically
-from kiln.sdk.config import format_duration
+from kiln.sdk import BuildError, Context, cache_folder, format_duration, write_atomically
 from kiln_plugin_amazon.config import AccessConfig
 
 ClientError = botocore.exceptions.ClientError
