@@ -361,6 +361,16 @@ def test_every_temporary_resource_carries_the_run(
             'source_ami_filter {\n  filters = { name = "x" }\n}\nami_name = "kiln-x"\n',
             "owners must be set",
         ),
+        # only subnet_filter chooses among several (as in Packer)
+        (
+            'source_ami = "ami-1"\nami_name = "kiln-x"\nvpc_filter {\n  most_free = true\n}\n',
+            'An argument named "most_free" is not expected in a "vpc_filter" block',
+        ),
+        (
+            'source_ami = "ami-1"\nami_name = "kiln-x"\n'
+            "security_group_filter {\n  random = true\n}\n",
+            'An argument named "random" is not expected in a "security_group_filter" block',
+        ),
     ],
 )
 def test_configuration_errors(

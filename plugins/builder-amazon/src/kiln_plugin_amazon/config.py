@@ -108,10 +108,13 @@ class AmiFilterConfig(Config):
             )
 
 
-class NameFilterConfig(Config):
+class FilterConfig(Config):
     filters: dict[str, str] = option(default_factory=dict, doc="Describe* filters.")
+
+
+class SubnetFilterConfig(FilterConfig):
     most_free: bool = option(False, doc="Of several subnets, the one with most free addresses.")
-    random: bool = option(False, doc="Of several, any one.")
+    random: bool = option(False, doc="Of several subnets, any one.")
 
 
 class BlockDeviceConfig(Config):
@@ -179,15 +182,15 @@ class EbsConfig(CommunicatorConfig, AccessConfig):
         doc="Instance types the spot fleet may choose from (instead of `instance_type`).",
     )
     subnet_id: str = option("", doc="The subnet to run in.")
-    subnet_filter: NameFilterConfig | None = option(None, doc="Find the subnet.")
+    subnet_filter: SubnetFilterConfig | None = option(None, doc="Find the subnet.")
     vpc_id: str = option("", doc="The VPC to run in.")
-    vpc_filter: NameFilterConfig | None = option(None, doc="Find the VPC.")
+    vpc_filter: FilterConfig | None = option(None, doc="Find the VPC.")
     availability_zone: str = option("", doc="The availability zone to run in.")
     security_group_id: str = option("", doc="One security group for the instance.")
     security_group_ids: list[str] = option(
         default_factory=list, doc="Security groups for the instance (default: a temporary one)."
     )
-    security_group_filter: NameFilterConfig | None = option(
+    security_group_filter: FilterConfig | None = option(
         None, doc="Find the security groups (`filters`)."
     )
     temporary_security_group_source_cidrs: list[str] = option(
