@@ -384,6 +384,23 @@ def test_configuration_errors(
     assert SECRET not in result.stderr
 
 
+def test_a_kms_key_for_the_build_region_of_the_environment_is_accepted(
+    ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path
+) -> None:
+    """Without ``region`` the build region is the environment's (AWS_DEFAULT_REGION is
+    us-east-1 here): a key for it is not "not in ami_regions"."""
+    body = (
+        'source_ami = "ami-1"\nami_name = "kiln-x"\nencrypt_boot = true\n'
+        'ami_regions = ["us-west-2"]\n'
+        'region_kms_key_ids = { us-east-1 = "k1", us-west-2 = "k2" }\n'
+    )
+    text = source(ec2, any_key_sshd, body).replace('region                     = "us-east-1"', "")
+    assert "region  " not in text
+    folder = write(tmp_path / "t", text + build_block())
+    result = run_kiln("validate", str(folder), env=ec2.env(), cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_template_functions_in_the_ami_name_as_packer_renders_them(
     ec2: EC2Emulator, any_key_sshd: SSHServer, tmp_path: Path
 ) -> None:

@@ -39,7 +39,7 @@ class AWS:
     def __init__(self, config: AccessConfig, ctx: Context) -> None:
         self.config = config
         self.ctx = ctx
-        self.region = config.region or _environment_region()
+        self.region = config.build_region()
         if not self.region:
             raise BuildError(
                 "No region: set region in the template, or AWS_REGION in the environment."
@@ -312,10 +312,6 @@ def new_client(
         return session.create_client(
             service, region_name=region or None, endpoint_url=endpoint or None, config=config
         )
-
-
-def _environment_region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

@@ -3,6 +3,7 @@ them. Nothing here imports botocore: ``kiln validate`` reads these declarations 
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime
 from typing import Literal
@@ -72,6 +73,16 @@ class AccessConfig(Config):
     aws_polling: PollingConfig | None = option(
         None, doc="How to wait for instances and AMIs to become ready."
     )
+
+    def build_region(self) -> str:
+        """The region to build in: ``region``, else the environment's, as the AWS SDK
+        reads it ("" when neither says)."""
+        return (
+            self.region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or ""
+        )
 
     def check_access(self) -> None:
         if bool(self.access_key) != bool(self.secret_key):
@@ -349,7 +360,7 @@ class EbsConfig(CommunicatorConfig, AccessConfig):
                 option="ami_name",
             )
         for region in self.region_kms_key_ids:
-            if region not in self.ami_regions and region != self.region:
+            if region not in self.ami_regions and region != self.build_region():
                 raise ConfigError(
                     f"region_kms_key_ids names {region}, which is not in ami_regions.",
                     option="region_kms_key_ids",
