@@ -233,8 +233,8 @@ def amazon_ebs_build(options: Options) -> list[Row]:
         env = bed.emulator.env()
         commands = build_commands(bed.template)
         reset = _RemoveBuilt(bed)
-        # exactly: the host's AWS variables, which EC2Emulator.env drops, stay out
-        with environment(env, exactly=True):
+        # the host's AWS variables, which EC2Emulator.env drops, stay out
+        with environment(env):
             kiln, packer = median_wall_times(commands, options, cwd=bed.folder, reset=reset)
             recorder = _Recorder(bed.emulator.endpoint, bed.folder / "recording.jsonl")
             calls = []

@@ -116,13 +116,12 @@ def build_commands(template: Path) -> list[list[str]]:
 
 
 @contextmanager
-def environment(values: Mapping[str, str], *, exactly: bool = False) -> Iterator[None]:
-    """This process's environment with ``values`` in the block (only them, with
-    ``exactly``), restored after it. For code run in this process, and for
-    ``run_checked``, which puts a command's ``env`` on top of this process's environment."""
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """This process's environment replaced by ``values`` in the block, restored after
+    it. For code run in this process, and for ``run_checked``, which puts a command's
+    ``env`` on top of this process's environment."""
     saved = dict(os.environ)
-    if exactly:
-        os.environ.clear()
+    os.environ.clear()
     os.environ.update(values)
     try:
         yield
