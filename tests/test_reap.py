@@ -17,7 +17,16 @@ import pytest
 
 from kiln.engine.reap import Reap, claim, read_journal
 from kiln.plugins.manager import make_manager
-from kiln.sdk import BuildError, Context, Leftover, Reaper, ReaperSpec, TempFolder, hookimpl
+from kiln.sdk import (
+    BuildError,
+    Context,
+    Leftover,
+    Reaper,
+    ReaperSpec,
+    TempFolder,
+    hookimpl,
+    journaled_file,
+)
 from kiln.sdk.journal import Journal
 from kiln.ui.terminal import Output
 from tests.conftest import KILN, run_kiln
@@ -165,6 +174,26 @@ def test_a_temp_folder_is_recorded_before_it_exists_and_gone_after(tmp_path: Pat
         record = lines(tmp_path / "j" / "run-4.jsonl")[1]
         assert record["details"] == {"path": path} and record["build"] == "null.x"
     assert not os.path.exists(path)
+    assert journal.outstanding == []
+    journal.close()
+
+
+def test_a_journaled_file_is_recorded_while_it_is_partial(tmp_path: Path) -> None:
+    journal = Journal.create(tmp_path / "j", "run-5")
+    ctx = Context(build_name="x", builder_type="docker", journal=journal)
+    target = tmp_path / "out" / "image.tar"
+    with journaled_file(ctx, str(target)) as f:
+        f.write(b"half")
+        (partial,) = journal.outstanding
+        assert (partial.reaper, partial.kind) == ("kiln", "local-file")
+        assert os.path.exists(partial.details["path"]) and not target.exists()
+    assert target.read_bytes() == b"half"
+    assert journal.outstanding == []
+    with pytest.raises(OSError), journaled_file(ctx, str(target)) as f:
+        f.write(b"other")
+        raise OSError("the export failed")
+    assert target.read_bytes() == b"half"  # untouched, and no partial file left
+    assert sorted(os.listdir(target.parent)) == ["image.tar"]
     assert journal.outstanding == []
     journal.close()
 

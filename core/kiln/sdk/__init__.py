@@ -42,7 +42,7 @@ from kiln.sdk.components import (
 )
 from kiln.sdk.config import Config, ConfigError, Duration, format_duration, option
 from kiln.sdk.context import BuildError, Cancelled, Context
-from kiln.sdk.journal import Entry, Leftover, Reaper, TempFolder
+from kiln.sdk.journal import Entry, Leftover, Reaper, TempFolder, journaled_file
 from kiln.sdk.multistep import Action, StateBag, Step, run_steps
 from kiln.sdk.placeholders import interpolate, render_functions
 from kiln.sdk.process import run_process, run_process_with_ui
@@ -105,6 +105,7 @@ __all__ = [
     "generate_key_pair",
     "hookimpl",
     "interpolate",
+    "journaled_file",
     "option",
     "redact_text",
     "render_functions",

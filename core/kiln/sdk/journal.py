@@ -26,11 +26,11 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
-from kiln.files import fsync_folder
+from kiln.files import atomic_file, fsync_folder
 
 if TYPE_CHECKING:
     from kiln.sdk.context import Context
@@ -234,6 +234,24 @@ class TempFolder:
 
     def __exit__(self, *exc_info: object) -> None:
         self.remove()
+
+
+@contextlib.contextmanager
+def journaled_file(ctx: Context, path: str, *, mode: int = 0o666) -> Iterator[BinaryIO]:
+    """:func:`kiln.files.atomic_file`, its partial file in the run's journal while it
+    exists: what a build killed mid-write (a long export) leaves is removed by
+    ``kiln reap``."""
+    entries: list[Entry] = []
+
+    def record(part: str) -> None:
+        entries.append(ctx.record("kiln", "local-file", path=part))
+
+    try:
+        with atomic_file(path, mode=mode, before=record) as f:
+            yield f
+    finally:
+        for entry in entries:  # renamed to path, or removed
+            entry.gone()
 
 
 def remove_tree(path: str) -> None:

@@ -20,11 +20,10 @@ from typing import IO, Any, BinaryIO, cast
 from kiln.sdk import (
     BuildError,
     Context,
-    Entry,
     LineWriter,
     TempFolder,
     Ui,
-    atomic_file,
+    journaled_file,
     run_process,
 )
 
@@ -144,22 +143,12 @@ class Driver:
         """Run ``docker ARGS`` writing its output (an archive) to the file ``path``, which
         appears whole or not at all (missing folders are created). The partial file is
         in the run's cleanup journal while it exists."""
-        ctx = self.ctx or Context()
-        entries: list[Entry] = []
+        with journaled_file(self.ctx or Context(), path) as file:
 
-        def record(part: str) -> None:
-            entries.append(ctx.record("kiln", "local-file", path=part))
+            def write(data: bytes) -> None:
+                file.write(data)
 
-        try:
-            with atomic_file(path, before=record) as file:
-
-                def write(data: bytes) -> None:
-                    file.write(data)
-
-                self.run(*args, stdout=write)
-        finally:
-            for entry in entries:  # renamed to path, or removed
-                entry.gone()
+            self.run(*args, stdout=write)
 
     def stream(self, ui: Ui, *args: str, ctx: Context | None = None) -> str:
         """Run ``docker ARGS`` showing its output line by line; return the output."""
