@@ -40,7 +40,7 @@ from common import (
     median_times,
     run_checked,
 )
-from docker import _build_env, _docker, _engine, _RemoveBuilt
+from docker import RemoveBuilt, build_env, docker_cli, private_engine
 from tests.dockerd import DEBIAN_TAG, DockerEngine, make_debian_image
 
 TARGET = 0.5
@@ -76,7 +76,7 @@ def _playbook(tasks: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-class _CheckAndRemove(_RemoveBuilt):
+class _CheckAndRemove(RemoveBuilt):
     """docker.py's untimed reset, after checking that the committed image holds what
     the playbook wrote."""
 
@@ -88,7 +88,7 @@ class _CheckAndRemove(_RemoveBuilt):
         for image in self.engine.images():
             if image == self.base:
                 continue
-            out = _docker(self.engine, "run", "--rm", "--entrypoint", "ls", image, OUT)
+            out = docker_cli(self.engine, "run", "--rm", "--entrypoint", "ls", image, OUT)
             if len(out.split()) != self.files:
                 raise BenchError(
                     f"a build's image holds {out.split()} in {OUT}, not {self.files} files"
@@ -99,7 +99,7 @@ class _CheckAndRemove(_RemoveBuilt):
 def _envs(engine: DockerEngine) -> tuple[dict[str, str], dict[str, str]]:
     """kiln's and Packer's environments: the engine, the venv's ansible-playbook first
     on PATH, and Packer's SSH arguments."""
-    base = _build_env(engine)
+    base = build_env(engine)
     base["PATH"] = os.pathsep.join([str(VENV_BIN), base["PATH"]])
     base["ANSIBLE_NOCOLOR"] = "1"
     return base, {**base, "ANSIBLE_SSH_ARGS": PACKER_SSH_ARGS}
@@ -132,7 +132,11 @@ def ansible_builds(options: Options) -> list[Row]:
             "(ansible-core is in the test set)"
         )
     rows = []
-    with _engine(lambda engine: make_debian_image(engine, DEBIAN_TAG)) as (engine, base, folder):
+    with private_engine(lambda engine: make_debian_image(engine, DEBIAN_TAG)) as (
+        engine,
+        base,
+        folder,
+    ):
         kiln_env, packer_env = _envs(engine)
         counts: dict[int, tuple[collections.Counter[str], collections.Counter[str]]] = {}
         for tasks in TASKS:

@@ -85,7 +85,7 @@ def _busybox(engine: DockerEngine) -> str:
 
 
 @contextmanager
-def _engine(
+def private_engine(
     make_image: Callable[[DockerEngine], str] = _busybox,
 ) -> Iterator[tuple[DockerEngine, str, Path]]:
     """A private engine with the image ``make_image`` makes in it (default busybox),
@@ -110,7 +110,7 @@ def _engine(
         raise BenchError(str(exc)) from None
 
 
-def _docker(engine: DockerEngine, *args: str) -> str:
+def docker_cli(engine: DockerEngine, *args: str) -> str:
     """``docker ARGS`` against the engine, its output; a failure is a BenchError."""
     proc = engine.docker(*args, check=False)
     if proc.returncode != 0:
@@ -118,14 +118,14 @@ def _docker(engine: DockerEngine, *args: str) -> str:
     return proc.stdout
 
 
-def _build_env(engine: DockerEngine) -> dict[str, str]:
+def build_env(engine: DockerEngine) -> dict[str, str]:
     """The engine for both tools, and a PATH on which Packer finds the docker CLI."""
     path = os.environ.get("PATH", "").split(os.pathsep)
     path += [folder for folder in ("/usr/local/bin", "/usr/bin") if folder not in path]
     return {"DOCKER_HOST": engine.host, "PATH": os.pathsep.join(path)}
 
 
-def _template(folder: Path, names: str) -> Path:
+def build_template(folder: Path, names: str) -> Path:
     payload = folder / "payload.txt"
     payload.write_text("hello from the host\n" * 100)
     sources = "".join(SOURCE.format(name=name, image=BUSYBOX_TAG) for name in names)
@@ -137,7 +137,7 @@ def _template(folder: Path, names: str) -> Path:
     return path
 
 
-class _RemoveBuilt:
+class RemoveBuilt:
     """Run untimed before every build: checks that the last build committed one image
     per source and left no container, removes those images and syncs the disk."""
 
@@ -154,19 +154,19 @@ class _RemoveBuilt:
             raise BenchError(f"a build made {len(built)} images, not {self.per_build}")
         self.first = False
         if built:
-            _docker(self.engine, "rmi", *built)
+            docker_cli(self.engine, "rmi", *built)
         os.sync()
 
 
 def _builds(options: Options, names: str) -> tuple[float, float]:
-    with _engine() as (engine, base, folder):
-        path = _template(folder, names)
-        reset = _RemoveBuilt(engine, base, len(names))
+    with private_engine() as (engine, base, folder):
+        path = build_template(folder, names)
+        reset = RemoveBuilt(engine, base, len(names))
         kiln, packer = median_wall_times(
             build_commands(path),
             options,
             cwd=folder,
-            env=_build_env(engine),
+            env=build_env(engine),
             reset=reset,
         )
         reset()  # checks the last run too
@@ -198,17 +198,17 @@ def docker_upload(options: Options) -> list[Row]:
         raise BenchError(
             "the docker plugin (kiln-plugin-docker) is not installed: run scripts/bootstrap test"
         ) from None
-    with _engine() as (engine, _, folder):
+    with private_engine() as (engine, _, folder):
         src = folder / "big.bin"
         _random_file(src, BIG)
         argv = ["run", "-d", "-i", "-t", "--entrypoint=/bin/sh", BUSYBOX_TAG]
-        container = _docker(engine, *argv).strip()
+        container = docker_cli(engine, *argv).strip()
         try:
             copied: list[int] = []
 
             def reset() -> None:
                 # the size of the last copy (nothing before the first run), then delete it
-                out = _docker(
+                out = docker_cli(
                     engine,
                     *("exec", container, "/bin/sh", "-c"),
                     "if [ -e /tmp/big ]; then stat -c %s /tmp/big; rm -f /tmp/big; fi",

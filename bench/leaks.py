@@ -56,7 +56,7 @@ from common import (
     command_env,
     environment,
 )
-from docker import _build_env, _engine, _template
+from docker import build_env, build_template, private_engine
 from tests.ec2 import running_any_key_sshd
 
 #: a step line, as both tools print it: ``==> docker.a: Committing the container``
@@ -316,7 +316,7 @@ def _keep_outputs(builder: str, kiln: Sequence[Outcome], packer: Sequence[Outcom
 
 
 def leaks_docker(options: Options) -> list[Row]:
-    with _engine() as (engine, base, folder):
+    with private_engine() as (engine, base, folder):
 
         def count() -> Counter[str]:
             images = [image for image in engine.images() if image != base]
@@ -335,7 +335,7 @@ def leaks_docker(options: Options) -> list[Row]:
                 if listed and engine.docker(*remove, *listed, check=False).returncode != 0:
                     raise BenchError(f"could not remove the {kind} a build left")
 
-        bed = Bed(_template(folder, "a"), _build_env(engine), count, reset, Counter(images=1))
+        bed = Bed(build_template(folder, "a"), build_env(engine), count, reset, Counter(images=1))
         return [_row("docker", bed)]
 
 
