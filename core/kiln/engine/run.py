@@ -103,7 +103,7 @@ class Runner:
         except Exception as exc:  # a component's bug: report it, keep the others going
             log.exception("build %s failed", build.name)
             result.error = f"{type(exc).__name__}: {exc}"
-        if result.error is not None and build.ctx.on_error == "cleanup":
+        if build.ctx.on_error == "cleanup":
             self._remove_leftovers(build, ui)
         result.seconds = time.monotonic() - start
         took = human_duration(result.seconds)
@@ -118,10 +118,12 @@ class Runner:
         return result
 
     def _remove_leftovers(self, build: PreparedBuild, ui: BuildUi) -> None:
-        """A failed or cancelled build's own cleanup may miss something: interrupted
-        after its last step, the artifact it would have handed over; a cleanup command
-        that failed. What its journal still lists goes now, through the reapers that
-        ``kiln reap`` uses; what cannot stays listed for ``kiln reap``."""
+        """A build's own cleanup may miss something: interrupted after its last step,
+        the artifact it would have handed over; a cleanup command that failed or that
+        the user's Ctrl-C cut short, in a build that failed, was cancelled or even
+        finished. What its journal still lists (its artifact is kept, not listed) goes
+        now, through the reapers that ``kiln reap`` uses; what cannot stays listed for
+        ``kiln reap``."""
         ctx = build.ctx.detached()
         mine = [e for e in ctx.journal.outstanding if e.build == ctx.journal_name]
         for entry in reversed(mine):

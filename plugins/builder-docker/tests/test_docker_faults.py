@@ -12,6 +12,7 @@ The faults come from a ``docker`` that fails or holds at one docker call
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import uuid
@@ -291,6 +292,21 @@ def test_nothing_remains_after_an_interrupt_in_the_last_cleanup(
     if mode == "SIGINT":
         assert "Removing the artifact of the cancelled build" in output
     fault_report.check("docker", f"cleanup (container removal): {mode}", scene.leftovers())
+
+
+def test_a_container_removal_that_fails_in_a_finished_build_is_done_again(
+    scene: Scene, base_image: str, fault_report: FaultReport
+) -> None:
+    """The build succeeds, its cleanup's docker rm fails (a Ctrl-C that cut it short
+    does the same): the container is removed through the reaper before kiln exits."""
+    scene.write("commit", base_image)
+    build = scene.build(**scene.docker.env("rm", "fail"))
+    assert build.finish() == 0, build.output
+    assert "Error cleaning up (StepRun)" in build.output
+    assert "Removing what the cleanup left: container" in build.output
+    (image,) = set(re.findall(r"sha256:[0-9a-f]{64}", build.output.split("Builds finished")[1]))
+    scene.engine.docker("rmi", image)  # the build's artifact, the user's
+    fault_report.check("docker", "cleanup (container removal): failure", scene.leftovers())
 
 
 def test_nothing_remains_when_the_temporary_folder_cannot_be_made(
